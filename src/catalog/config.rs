@@ -1,0 +1,292 @@
+//! `sqlcourier.yaml`: the repository-level configuration — databases, destinations,
+//! defaults and the masking key's name.
+//!
+//! ```yaml
+//! defaults:
+//!   timezone: Asia/Tokyo
+//!   encoding: utf-8-bom
+//!   timeout: 30m
+//! databases:
+//!   main:
+//!     driver: mysql             # mysql (also MariaDB, Aurora MySQL) | postgres | sqlite
+//!     url_env: SQLCOURIER_DB_MAIN   # the NAME of the environment variable holding the URL
+//! destinations:
+//!   opex-monthly:
+//!     type: local
+//!     path: out/opex-monthly
+//! masking:
+//!   key_env: SQLCOURIER_MASK_KEY
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::diag::{Diagnostic, Diagnostics, LineIndex, locate_key};
+use crate::encode::Encoding;
+
+/// The whole `sqlcourier.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Settings every query file inherits unless it says otherwise.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Databases by the name query files use in `database:`.
+    pub databases: BTreeMap<String, DatabaseConfig>,
+    /// Where results go, by the name query files use in `destination:`.
+    #[serde(default)]
+    pub destinations: BTreeMap<String, DestinationConfig>,
+    /// Masking settings (see the masking section of README.md).
+    #[serde(default)]
+    pub masking: MaskingConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// IANA time zone for periods, e.g. `Asia/Tokyo` (the default).
+    pub timezone: Option<String>,
+    /// Output encoding when a query does not say: `utf-8`, `utf-8-bom` (default) or `cp932`.
+    pub encoding: Option<Encoding>,
+    /// Statement time limit when a query does not say, e.g. `30m` (default `60m`).
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// MySQL 8, Aurora MySQL and MariaDB.
+    #[serde(alias = "mariadb", alias = "aurora-mysql")]
+    Mysql,
+    /// PostgreSQL and Aurora PostgreSQL.
+    #[serde(alias = "postgresql", alias = "aurora-postgresql")]
+    Postgres,
+    /// SQLite (the embedded demo database).
+    Sqlite,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Mysql => "mysql",
+            Driver::Postgres => "postgres",
+            Driver::Sqlite => "sqlite",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub driver: Driver,
+    /// Name of the environment variable that holds the connection URL. The URL itself
+    /// never appears in a file, a log or an error.
+    pub url_env: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum DestinationConfig {
+    /// A folder on the machine running sqlcourier (relative to the repository root).
+    Local {
+        path: PathBuf,
+        /// Days to keep files; only documented for symmetry with `drive`.
+        #[serde(default)]
+        retention_days: Option<u32>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingConfig {
+    /// Name of the environment variable holding the secret key for `hash` masking.
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+    /// How many rows of each unmasked column are checked for personal data at run time.
+    #[serde(default = "default_sniff_rows")]
+    pub sniff_rows: u64,
+}
+
+impl Default for MaskingConfig {
+    fn default() -> Self {
+        MaskingConfig {
+            key_env: default_key_env(),
+            sniff_rows: default_sniff_rows(),
+        }
+    }
+}
+
+fn default_key_env() -> String {
+    "SQLCOURIER_MASK_KEY".into()
+}
+
+fn default_sniff_rows() -> u64 {
+    1000
+}
+
+/// The largest configuration or query file sqlcourier reads.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024;
+
+/// Reads a text file, refusing huge and non-UTF-8 files with a located message. A UTF-8
+/// byte order mark is dropped and CRLF line endings become LF (lines keep their numbers).
+pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        Diagnostic::new(path, 1, 1, format!("cannot read this file: {e}"))
+            .help("check that the path is right and the file exists")
+    })?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::new(
+            path,
+            1,
+            1,
+            format!(
+                "this file is {} KiB; sqlcourier reads files up to {} KiB",
+                meta.len() / 1024,
+                MAX_FILE_BYTES / 1024
+            ),
+        )
+        .help("a query file holds one SELECT statement; move large lists into a table"));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::new(path, 1, 1, format!("cannot read this file: {e}"))
+            .help("check the file's permissions")
+    })?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let good = std::str::from_utf8(good).unwrap_or_default();
+            let (line, col) = LineIndex::new(good).position(good.len());
+            return Err(Diagnostic::new(
+                path,
+                line,
+                col,
+                "this file is not saved as UTF-8 text",
+            )
+            .help("save it as UTF-8 (in the GitHub editor this is automatic; in Excel or Notepad choose \"UTF-8\")"));
+        }
+    };
+    Ok(text.replace("\r\n", "\n"))
+}
+
+impl RepoConfig {
+    /// Loads and validates `sqlcourier.yaml`.
+    pub fn load(path: &Path) -> Result<RepoConfig, Diagnostics> {
+        let text = read_text(path)?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates the text of a `sqlcourier.yaml` found at `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<RepoConfig, Diagnostics> {
+        let cfg: RepoConfig = super::yaml::parse(path, text, 1, "sqlcourier.yaml")?;
+        let idx = LineIndex::new(text);
+        let last = idx.line_count();
+        let mut problems = Vec::new();
+        if let Some(tz) = &cfg.defaults.timezone
+            && tz.parse::<chrono_tz::Tz>().is_err()
+        {
+            let (l, c) = locate_key(&idx, 1, last, &["defaults", "timezone"]);
+            problems.push(
+                Diagnostic::new(path, l, c, format!("`{tz}` is not a time zone name"))
+                    .help("use an IANA name such as Asia/Tokyo or UTC"),
+            );
+        }
+        if let Some(t) = &cfg.defaults.timeout
+            && let Err(msg) = crate::guard::timeout::parse(t)
+        {
+            let (l, c) = locate_key(&idx, 1, last, &["defaults", "timeout"]);
+            problems.push(Diagnostic::new(path, l, c, msg).help("write it like 90s, 30m or 1h30m"));
+        }
+        for (name, db) in &cfg.databases {
+            if !is_env_name(&db.url_env) {
+                let (l, c) = locate_key(&idx, 1, last, &["databases", name, "url_env"]);
+                problems.push(
+                    Diagnostic::new(
+                        path,
+                        l,
+                        c,
+                        "`url_env` must be the NAME of an environment variable, not a URL",
+                    )
+                    .help("write e.g. `url_env: SQLCOURIER_DB_MAIN` and put the URL in that variable (a GitHub secret)"),
+                );
+            }
+        }
+        if !is_env_name(&cfg.masking.key_env) {
+            let (l, c) = locate_key(&idx, 1, last, &["masking", "key_env"]);
+            problems.push(
+                Diagnostic::new(
+                    path,
+                    l,
+                    c,
+                    "`key_env` must be the NAME of an environment variable",
+                )
+                .help(
+                    "write e.g. `key_env: SQLCOURIER_MASK_KEY` and keep the key itself in a secret",
+                ),
+            );
+        }
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(Diagnostics(problems))
+        }
+    }
+
+    pub fn timezone(&self) -> &str {
+        self.defaults.timezone.as_deref().unwrap_or("Asia/Tokyo")
+    }
+}
+
+fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<RepoConfig, Diagnostics> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sqlcourier.yaml");
+        std::fs::write(&p, text).unwrap();
+        RepoConfig::load(&p)
+    }
+
+    #[test]
+    fn minimal_config() {
+        let c = load("databases:\n  main: {driver: mariadb, url_env: DB_MAIN}\ndestinations:\n  out: {type: local, path: out}\n").unwrap();
+        assert_eq!(c.databases["main"].driver, Driver::Mysql);
+        assert_eq!(c.timezone(), "Asia/Tokyo");
+    }
+
+    #[test]
+    fn url_in_url_env_is_refused_without_echoing_it() {
+        let e =
+            load("databases:\n  main:\n    driver: mysql\n    url_env: mysql://u:hunter2pw@h/db\n")
+                .unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains(":4:5:"), "{text}");
+        assert!(!text.contains("hunter2pw"), "{text}");
+    }
+
+    #[test]
+    fn unknown_destination_type_and_key() {
+        let e = load("databases: {}\ndestinations:\n  x: {type: ftp, path: a}\n").unwrap_err();
+        assert!(e.to_string().contains("ftp"), "{e}");
+        let e = load("databases: {}\ndestinations:\n  x: {type: local, path: a, mode: 7}\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("`mode` is not a setting"), "{e}");
+    }
+
+    #[test]
+    fn bad_timezone_is_located() {
+        let e = load("defaults:\n  timezone: Tokyo/Asia\ndatabases: {}\n").unwrap_err();
+        assert!(e.to_string().contains("sqlcourier.yaml:2:3:"), "{e}");
+    }
+}

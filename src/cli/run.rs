@@ -1,0 +1,200 @@
+//! `sqlcourier run`: runs queries and delivers their files.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use clap::Args;
+
+use super::ReportFormat;
+use crate::catalog::query::Schedule;
+use crate::catalog::{Catalog, QuerySpec, query_files};
+use crate::exit;
+use crate::pipeline::{self, RunContext, Shutdown};
+use crate::report::{self, FileReport};
+use crate::sink::AnySink;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Query files or folders to run.
+    pub paths: Vec<PathBuf>,
+    /// Run every query file under queries/.
+    #[arg(long, conflicts_with_all = ["paths", "schedule"])]
+    pub all: bool,
+    /// Run every query with this schedule (`monthly`).
+    #[arg(long, value_name = "SCHEDULE", conflicts_with = "paths")]
+    pub schedule: Option<String>,
+    /// Use this period instead of the computed one: 2026-10 (months), 2026-10-05
+    /// (days), 2026-W40 (weeks), 2026-Q3 (quarters), 2026 (years).
+    #[arg(long, value_name = "LABEL")]
+    pub period: Option<String>,
+    /// The logical time periods are computed from (RFC 3339); default: now. Workflows
+    /// pass the run's original creation time so a re-run repeats the same period.
+    #[arg(long, value_name = "TIME")]
+    pub as_of: Option<DateTime<chrono::FixedOffset>>,
+    /// Print the report as text (default) or JSON on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub report: ReportFormat,
+    /// Folder for staging files (default: $RUNNER_TEMP or the system temp folder).
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+pub async fn run(cli_config: Option<&Path>, args: &RunArgs, shutdown: Shutdown) -> i32 {
+    let catalog = match super::load_catalog(cli_config) {
+        Ok(c) => c,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return exit::USAGE;
+        }
+    };
+    let specs = match select(&catalog, args) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if specs.is_empty() {
+        eprintln!("no query to run");
+        return if args.schedule.is_some() {
+            exit::OK
+        } else {
+            exit::USAGE
+        };
+    }
+    let ctx = RunContext {
+        as_of: args
+            .as_of
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(Utc::now),
+        period: args.period.clone(),
+        work_dir: args.work_dir.clone().unwrap_or_else(default_work_dir),
+        sniff_rows: catalog.config.masking.sniff_rows,
+        key_env: catalog.config.masking.key_env.clone(),
+        key_override: None,
+        commit: std::env::var("GITHUB_SHA").ok(),
+        run_url: github_run_url(),
+        url_override: None,
+    };
+    let reports = run_specs(&catalog, &specs, &ctx, &shutdown).await;
+    print_reports(&reports, args.report);
+    finish_code(&reports, &shutdown)
+}
+
+/// Runs each query in turn; one failing query does not stop the others.
+pub async fn run_specs(
+    catalog: &Catalog,
+    specs: &[QuerySpec],
+    ctx: &RunContext,
+    shutdown: &Shutdown,
+) -> Vec<FileReport> {
+    let mut reports = Vec::new();
+    for spec in specs {
+        let dest = &catalog.config.destinations[&spec.file.front.destination];
+        let sink = AnySink::from_config(dest, &catalog.root);
+        let path = spec.file.path.display().to_string();
+        tracing::info!(query = %path, "running");
+        reports.extend(pipeline::run_query(spec, &path, &sink, ctx, shutdown).await);
+    }
+    reports
+}
+
+pub fn print_reports(reports: &[FileReport], format: ReportFormat) {
+    match format {
+        ReportFormat::Text => {
+            for r in reports {
+                println!("{}", r.line());
+            }
+        }
+        ReportFormat::Json => {
+            for r in reports {
+                eprintln!("{}", r.line());
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(reports).unwrap_or_default()
+            );
+        }
+    }
+    if let Ok(p) = std::env::var("GITHUB_STEP_SUMMARY")
+        && !p.is_empty()
+        && let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&p)
+    {
+        let _ = f.write_all(report::markdown(reports).as_bytes());
+    }
+}
+
+pub fn finish_code(reports: &[FileReport], shutdown: &Shutdown) -> i32 {
+    if shutdown.requested() {
+        exit::INTERRUPTED
+    } else if reports.iter().all(FileReport::ok) {
+        exit::OK
+    } else {
+        exit::PROBLEMS
+    }
+}
+
+fn select(catalog: &Catalog, args: &RunArgs) -> Result<Vec<QuerySpec>, i32> {
+    let inputs = if args.all || args.schedule.is_some() || args.paths.is_empty() {
+        if !args.all && args.schedule.is_none() {
+            eprintln!("say which queries to run: give paths, --all, or --schedule monthly");
+            return Err(exit::USAGE);
+        }
+        vec![catalog.root.join("queries")]
+    } else {
+        args.paths.clone()
+    };
+    let files = query_files(&inputs).map_err(|d| {
+        eprintln!("{d}");
+        exit::USAGE
+    })?;
+    let mut specs = Vec::new();
+    let mut bad = false;
+    for path in files {
+        match catalog.check_query(&super::relative(&path)) {
+            Ok(spec) => {
+                let keep = match args.schedule.as_deref() {
+                    None => true,
+                    Some("monthly") => spec.file.front.schedule == Schedule::Monthly,
+                    Some(other) => {
+                        eprintln!(
+                            "--schedule {other}: only `monthly` is a schedule name (cron schedules run by GitHub's cron)"
+                        );
+                        return Err(exit::USAGE);
+                    }
+                };
+                if keep {
+                    specs.push(spec);
+                }
+            }
+            Err(diags) => {
+                bad = true;
+                for d in diags {
+                    eprintln!("{d}\n");
+                }
+            }
+        }
+    }
+    if bad {
+        eprintln!(
+            "some query files have problems (above); nothing was run. Run `sqlcourier check` to see them all."
+        );
+        return Err(exit::PROBLEMS);
+    }
+    Ok(specs)
+}
+
+fn default_work_dir() -> PathBuf {
+    std::env::var_os("RUNNER_TEMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("sqlcourier")
+}
+
+fn github_run_url() -> Option<String> {
+    let server = std::env::var("GITHUB_SERVER_URL").ok()?;
+    let repo = std::env::var("GITHUB_REPOSITORY").ok()?;
+    let run = std::env::var("GITHUB_RUN_ID").ok()?;
+    Some(format!("{server}/{repo}/actions/runs/{run}"))
+}

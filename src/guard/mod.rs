@@ -1,0 +1,7 @@
+//! Guards between a reviewed file and a database: the read-only statement check,
+//! parameters and their values, periods and time limits.
+
+pub mod params;
+pub mod period;
+pub mod statement;
+pub mod timeout;

@@ -1,0 +1,910 @@
+//! The read-only statement check.
+//!
+//! A query file holds exactly one `SELECT` (with `WITH`, `UNION`, subqueries…). It is
+//! parsed with sqlparser in the database's dialect and refused when it could write,
+//! lock, sleep, read server files or reach other servers. Only the statement re-rendered
+//! from the parsed tree is ever sent to a database, so text the parser did not
+//! understand as part of the one statement (a second statement, a comment) never runs.
+//!
+//! Refused, each with its own message:
+//! - anything that is not a query: DML, DDL, `SET`, `CALL`, `COPY`, `LOAD`, `GRANT`, …;
+//! - more than one statement;
+//! - `SELECT … INTO` (a table, `OUTFILE`, `DUMPFILE`, `@variable`);
+//! - `FOR UPDATE`, `FOR SHARE`, `FOR NO KEY UPDATE`, `LOCK IN SHARE MODE`;
+//! - data-modifying CTEs (`WITH d AS (DELETE … RETURNING …)`);
+//! - MySQL executable comments `/*! … */` (they are code, not comments);
+//! - positional placeholders (`?`, `$1`): parameters are written `:name`;
+//! - the functions in [`DENIED_FUNCTIONS`], called anywhere or used as a table.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use sqlparser::ast::{
+    Expr, ObjectName, Query, Select, SelectItem, SetExpr, Spanned, Statement, TableFactor, Value,
+    Visit, Visitor, visit_expressions_mut,
+};
+use sqlparser::dialect::{Dialect, MySqlDialect, PostgreSqlDialect, SQLiteDialect};
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Location, Token, Tokenizer, Whitespace};
+
+use crate::catalog::config::Driver;
+use crate::catalog::diag::Diagnostic;
+
+/// Functions a query may not call, lower-case. They sleep or lock (holding a connection
+/// or blocking others), read or write server files, run SQL text that the check never
+/// saw, change settings, signal other sessions, or reach other servers.
+pub const DENIED_FUNCTIONS: &[&str] = &[
+    // MySQL / MariaDB
+    "sleep",
+    "benchmark",
+    "get_lock",
+    "release_lock",
+    "release_all_locks",
+    "is_free_lock",
+    "is_used_lock",
+    "load_file",
+    "master_pos_wait",
+    "source_pos_wait",
+    "master_gtid_wait",
+    "wait_for_executed_gtid_set",
+    "wait_until_sql_thread_after_gtids",
+    "sys_exec",
+    "sys_eval",
+    // PostgreSQL
+    "pg_sleep",
+    "pg_sleep_for",
+    "pg_sleep_until",
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_reload_conf",
+    "pg_rotate_logfile",
+    "pg_switch_wal",
+    "pg_create_restore_point",
+    "pg_promote",
+    "pg_logical_emit_message",
+    "pg_notify",
+    "set_config",
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_ls_dir",
+    "pg_stat_file",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_advisory_xact_lock",
+    "pg_advisory_xact_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "pg_try_advisory_xact_lock",
+    "pg_try_advisory_xact_lock_shared",
+    "lo_import",
+    "lo_export",
+    "lo_unlink",
+    "lo_from_bytea",
+    "lo_put",
+    "nextval",
+    "setval",
+    "query_to_xml",
+    "query_to_xml_and_xmlschema",
+    "query_to_xmlschema",
+    "cursor_to_xml",
+    "dblink",
+    "dblink_exec",
+    "dblink_connect",
+    "dblink_connect_u",
+    "dblink_send_query",
+    "dblink_open",
+    "dblink_fetch",
+    // SQLite
+    "load_extension",
+    "writefile",
+    "readfile",
+    "edit",
+];
+
+/// A column of the result as far as the SQL text tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputColumn {
+    /// The name the column gets (alias, or the column's own name); `None` for
+    /// expressions without an alias and for `*`.
+    pub name: Option<String>,
+    /// Column names the value is computed from (outside `COUNT(…)`).
+    pub sources: Vec<String>,
+    /// `*` or `t.*`: resolved against the real result at run time.
+    pub wildcard: bool,
+    /// 1-based (line, col) in the query file.
+    pub at: (usize, usize),
+}
+
+/// A statement that passed the check.
+#[derive(Debug, Clone)]
+pub struct CheckedStatement {
+    statement: Statement,
+    /// Parameter names (without `:`) in order of first use.
+    pub params: Vec<String>,
+    /// (line, col) in the file of each parameter's first use.
+    pub param_at: Vec<(usize, usize)>,
+    /// Tables and views the query reads (CTE names excluded), as written.
+    pub tables: Vec<String>,
+    pub columns: Vec<OutputColumn>,
+}
+
+/// How parameters are written in the SQL sent to a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholders {
+    /// `?` in order of appearance (MySQL, SQLite).
+    Question,
+    /// `$1`, `$2`: one number per distinct name (PostgreSQL).
+    Dollar,
+}
+
+/// Positions inside the SQL are 1-based from `sql_line`/`sql_col` of the file.
+pub struct SqlSource<'a> {
+    pub path: &'a Path,
+    pub sql: &'a str,
+    pub sql_line: usize,
+    pub sql_col: usize,
+}
+
+impl SqlSource<'_> {
+    fn at(&self, loc: Location) -> (usize, usize) {
+        if loc.line == 0 {
+            return (self.sql_line, self.sql_col);
+        }
+        let line = self.sql_line + loc.line as usize - 1;
+        let col = if loc.line == 1 {
+            self.sql_col + loc.column as usize - 1
+        } else {
+            loc.column as usize
+        };
+        (line, col)
+    }
+
+    fn diag(&self, loc: Location, msg: impl Into<String>) -> Diagnostic {
+        let (l, c) = self.at(loc);
+        Diagnostic::new(self.path, l, c, msg)
+    }
+
+    fn diag_offset(&self, byte: usize, msg: impl Into<String>) -> Diagnostic {
+        let before = &self.sql[..byte.min(self.sql.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        self.diag(
+            Location {
+                line: line as u64,
+                column: col as u64,
+            },
+            msg,
+        )
+    }
+}
+
+pub fn dialect(driver: Driver) -> Box<dyn Dialect> {
+    match driver {
+        Driver::Mysql => Box::new(MySqlDialect {}),
+        Driver::Postgres => Box::new(PostgreSqlDialect {}),
+        Driver::Sqlite => Box::new(SQLiteDialect {}),
+    }
+}
+
+const ONLY_SELECT: &str = "a query file may hold only one SELECT that reads data; ask an engineer if you need something else";
+
+/// Checks that `src.sql` is exactly one read-only query for `driver`.
+pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+
+    if src.sql.trim().is_empty() {
+        return Err(vec![
+            src.diag(
+                Location { line: 1, column: 1 },
+                "there is no SQL after the settings block",
+            )
+            .help("write one SELECT statement after the `---*/` line"),
+        ]);
+    }
+    if let Some(i) = src.sql.find("/*!") {
+        problems.push(
+            src.diag_offset(
+                i,
+                "`/*! … */` is MySQL code hidden in a comment, and is not allowed",
+            )
+            .help("remove the `/*! … */` block; write plain SQL"),
+        );
+    }
+
+    let dialect = dialect(driver);
+    let tokens = match Tokenizer::new(dialect.as_ref(), src.sql).tokenize_with_location() {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(
+                src.diag(
+                    e.location,
+                    format!("the SQL could not be read: {}", e.message),
+                )
+                .help("look for an unclosed quote or bracket near this place"),
+            );
+            return Err(problems);
+        }
+    };
+    scan_tokens(src, &tokens, &mut problems);
+
+    let statements = match Parser::new(dialect.as_ref())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+    {
+        Ok(s) => s,
+        Err(e) => {
+            if problems.is_empty() {
+                problems.push(parse_error(src, &e.to_string()));
+            }
+            return Err(problems);
+        }
+    };
+    match statements.len() {
+        0 => {
+            problems.push(
+                src.diag(
+                    Location { line: 1, column: 1 },
+                    "there is no SQL statement here",
+                )
+                .help("write one SELECT statement after the `---*/` line"),
+            );
+            return Err(problems);
+        }
+        1 => {}
+        _ => {
+            problems.push(
+                src.diag(
+                    statements[1].span().start,
+                    "this file holds more than one SQL statement",
+                )
+                .help("keep one SELECT per file; make another query file for the next one"),
+            );
+        }
+    }
+    let statement = statements.into_iter().next().expect("one statement");
+    let Statement::Query(query) = &statement else {
+        let kind = statement
+            .to_string()
+            .split_whitespace()
+            .next()
+            .unwrap_or("this")
+            .to_uppercase();
+        problems.push(
+            src.diag(
+                statement.span().start,
+                format!("{kind} is not allowed: only SELECT queries can be run"),
+            )
+            .help(ONLY_SELECT),
+        );
+        return Err(problems);
+    };
+
+    let mut v = Check {
+        src,
+        problems: &mut problems,
+        params: Vec::new(),
+        tables: Vec::new(),
+        ctes: BTreeSet::new(),
+    };
+    let _ = statement.visit(&mut v);
+    let Check { params, tables, .. } = v;
+    let columns = output_columns(src, query);
+
+    if problems.is_empty() {
+        let (params, param_at) = params.into_iter().unzip();
+        Ok(CheckedStatement {
+            statement,
+            params,
+            param_at,
+            tables,
+            columns,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Refusals that are easiest to see in the tokens (some of them sqlparser cannot parse).
+fn scan_tokens(
+    src: &SqlSource<'_>,
+    tokens: &[sqlparser::tokenizer::TokenWithSpan],
+    problems: &mut Vec<Diagnostic>,
+) {
+    let words: Vec<(String, Location)> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .map(|t| {
+            let w = match &t.token {
+                Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
+                Token::SemiColon => ";".into(),
+                _ => String::new(),
+            };
+            (w, t.span.start)
+        })
+        .collect();
+    let word = |i: usize| words.get(i).map(|w| w.0.as_str()).unwrap_or("");
+    for (i, (w, loc)) in words.iter().enumerate() {
+        match w.as_str() {
+            "INTO" => problems.push(
+                src.diag(*loc, "`INTO` is not allowed: a query may not write its result to a table, a file or a variable")
+                    .help("remove the INTO part; sqlcourier writes the CSV file itself"),
+            ),
+            "LOCK" if word(i + 1) == "IN" && word(i + 2) == "SHARE" => problems.push(
+                src.diag(*loc, "`LOCK IN SHARE MODE` is not allowed: it locks rows other people are writing")
+                    .help("remove it; a read-only export never needs locks"),
+            ),
+            "FOR" if matches!(word(i + 1), "UPDATE" | "SHARE" | "NO" | "KEY") => problems.push(
+                src.diag(*loc, format!("`FOR {}` is not allowed: it locks rows other people are writing", word(i + 1)))
+                    .help("remove it; a read-only export never needs locks"),
+            ),
+            _ => {}
+        }
+    }
+    for t in tokens {
+        match &t.token {
+            Token::Placeholder(p) if !p.starts_with(':') => problems.push(
+                src.diag(t.span.start, format!("`{p}` is not a named parameter"))
+                    .help("write parameters as :name (for example :period_start) and give their values in the settings block"),
+            ),
+            Token::Whitespace(Whitespace::MultiLineComment(c)) if c.starts_with('!') => {
+                // already reported by the text scan
+            }
+            _ => {}
+        }
+    }
+}
+
+fn parse_error(src: &SqlSource<'_>, msg: &str) -> Diagnostic {
+    // sqlparser says "... at Line: 3, Column: 7"
+    let (line, col) = msg
+        .rsplit_once(" at Line: ")
+        .and_then(|(_, rest)| {
+            let (l, c) = rest.split_once(", Column: ")?;
+            Some((l.trim().parse().ok()?, c.trim().parse().ok()?))
+        })
+        .unwrap_or((1u64, 1u64));
+    let clean = msg
+        .trim_start_matches("sql parser error: ")
+        .split(" at Line: ")
+        .next()
+        .unwrap_or(msg);
+    src.diag(
+        Location { line, column: col },
+        format!("the SQL could not be understood: {clean}"),
+    )
+    .help("check for a missing comma, an unclosed bracket or quote, or a word the database does not know")
+}
+
+struct Check<'a, 'b> {
+    src: &'a SqlSource<'b>,
+    problems: &'a mut Vec<Diagnostic>,
+    params: Vec<(String, (usize, usize))>,
+    tables: Vec<String>,
+    ctes: BTreeSet<String>,
+}
+
+fn last_name(name: &ObjectName) -> String {
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.to_lowercase())
+        .unwrap_or_default()
+}
+
+impl Visitor for Check<'_, '_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if let Some(with) = &q.with {
+            for cte in &with.cte_tables {
+                self.ctes.insert(cte.alias.name.value.to_lowercase());
+            }
+        }
+        if !q.locks.is_empty() {
+            // FOR UPDATE is reported from the tokens; the tree check is a second net
+            if !self
+                .problems
+                .iter()
+                .any(|p| p.message.contains("locks rows"))
+            {
+                self.problems.push(
+                    self.src
+                        .diag(
+                            q.span().start,
+                            "row locks (FOR UPDATE/SHARE) are not allowed",
+                        )
+                        .help("remove the locking clause"),
+                );
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        if s.into.is_some() && !self.problems.iter().any(|p| p.message.contains("`INTO`")) {
+            self.problems.push(
+                self.src
+                    .diag(s.span().start, "`SELECT … INTO` is not allowed")
+                    .help("remove the INTO part"),
+            );
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_statement(&mut self, st: &Statement) -> ControlFlow<()> {
+        // statements nested in a query: data-modifying CTEs and the like
+        if !matches!(st, Statement::Query(_)) {
+            let kind = st
+                .to_string()
+                .split_whitespace()
+                .next()
+                .unwrap_or("this")
+                .to_uppercase();
+            self.problems.push(
+                self.src
+                    .diag(
+                        st.span().start,
+                        format!("{kind} inside a query is not allowed: it would change data"),
+                    )
+                    .help(ONLY_SELECT),
+            );
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        match t {
+            TableFactor::Table { name, args, .. } => {
+                let n = last_name(name);
+                if DENIED_FUNCTIONS.contains(&n.as_str()) {
+                    self.deny_function(&n, t.span().start);
+                } else if args.is_none() && !self.ctes.contains(&n) {
+                    let written = name.to_string();
+                    if !self.tables.contains(&written) {
+                        self.tables.push(written);
+                    }
+                }
+            }
+            TableFactor::Function { name, .. } => {
+                let n = last_name(name);
+                if DENIED_FUNCTIONS.contains(&n.as_str()) {
+                    self.deny_function(&n, t.span().start);
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        match e {
+            Expr::Function(f) => {
+                let n = last_name(&f.name);
+                if DENIED_FUNCTIONS.contains(&n.as_str()) {
+                    self.deny_function(&n, e.span().start);
+                }
+            }
+            Expr::Value(v) => {
+                if let Value::Placeholder(p) = &v.value
+                    && let Some(name) = p.strip_prefix(':')
+                {
+                    if !self.params.iter().any(|(n, _)| n == name) {
+                        let at = self.src.at(v.span.start);
+                        self.params.push((name.to_string(), at));
+                    }
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+impl Check<'_, '_> {
+    fn deny_function(&mut self, name: &str, loc: Location) {
+        self.problems.push(
+            self.src
+                .diag(loc, format!("the function `{name}` is not allowed in a query file"))
+                .help("it can sleep, lock, read server files, run hidden SQL or reach other servers; see \"Refused statements\" in README.md"),
+        );
+    }
+}
+
+fn output_columns(src: &SqlSource<'_>, query: &Query) -> Vec<OutputColumn> {
+    let mut body = query.body.as_ref();
+    loop {
+        match body {
+            SetExpr::SetOperation { left, .. } => body = left.as_ref(),
+            SetExpr::Query(q) => body = q.body.as_ref(),
+            _ => break,
+        }
+    }
+    let SetExpr::Select(select) = body else {
+        return Vec::new();
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| {
+            let at = src.at(item.span().start);
+            match item {
+                SelectItem::UnnamedExpr(e) => OutputColumn {
+                    name: own_name(e),
+                    sources: sources(e),
+                    wildcard: false,
+                    at,
+                },
+                SelectItem::ExprWithAlias { expr, alias } => OutputColumn {
+                    name: Some(alias.value.clone()),
+                    sources: sources(expr),
+                    wildcard: false,
+                    at,
+                },
+                SelectItem::ExprWithAliases { expr, aliases } => OutputColumn {
+                    name: aliases.first().map(|a| a.value.clone()),
+                    sources: sources(expr),
+                    wildcard: false,
+                    at,
+                },
+                _ => OutputColumn {
+                    name: None,
+                    sources: Vec::new(),
+                    wildcard: true,
+                    at,
+                },
+            }
+        })
+        .collect()
+}
+
+fn own_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Identifier(i) => Some(i.value.clone()),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
+        Expr::Nested(inner) => own_name(inner),
+        _ => None,
+    }
+}
+
+/// Column names an expression reads, except inside `COUNT(…)`.
+fn sources(e: &Expr) -> Vec<String> {
+    struct S {
+        out: Vec<String>,
+        in_count: usize,
+    }
+    impl Visitor for S {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match e {
+                Expr::Function(f) if last_name(&f.name) == "count" => self.in_count += 1,
+                Expr::Identifier(i) if self.in_count == 0 => self.out.push(i.value.clone()),
+                Expr::CompoundIdentifier(p) if self.in_count == 0 => {
+                    if let Some(i) = p.last() {
+                        self.out.push(i.value.clone())
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+        fn post_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if let Expr::Function(f) = e
+                && last_name(&f.name) == "count"
+            {
+                self.in_count -= 1;
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut s = S {
+        out: Vec::new(),
+        in_count: 0,
+    };
+    let _ = e.visit(&mut s);
+    s.out.dedup();
+    s.out
+}
+
+impl CheckedStatement {
+    /// The statement as sent: re-rendered from the tree, `:name` parameters replaced.
+    /// Returns the SQL and, for each placeholder written, the parameter name it binds.
+    pub fn render(&self, style: Placeholders) -> (String, Vec<String>) {
+        let mut stmt = self.statement.clone();
+        let mut order = Vec::new();
+        let _ = visit_expressions_mut(&mut stmt, |e| {
+            if let Expr::Value(v) = e
+                && let Value::Placeholder(p) = &v.value
+                && let Some(name) = p.strip_prefix(':')
+            {
+                let name = name.to_string();
+                let ph = match style {
+                    Placeholders::Question => {
+                        order.push(name);
+                        "?".to_string()
+                    }
+                    Placeholders::Dollar => {
+                        let n = match self.params.iter().position(|p| *p == name) {
+                            Some(i) => i + 1,
+                            None => 0,
+                        };
+                        format!("${n}")
+                    }
+                };
+                v.value = Value::Placeholder(ph);
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        if style == Placeholders::Dollar {
+            order = self.params.clone();
+        }
+        (stmt.to_string(), order)
+    }
+
+    /// The statement with each `:name` replaced by the expression `replace(name)`
+    /// (used for PostgreSQL COPY, which takes no bind parameters).
+    pub fn render_with(&self, mut replace: impl FnMut(&str) -> Expr) -> String {
+        let mut stmt = self.statement.clone();
+        let _ = visit_expressions_mut(&mut stmt, |e| {
+            if let Expr::Value(v) = e
+                && let Value::Placeholder(p) = &v.value
+                && let Some(name) = p.strip_prefix(':')
+            {
+                *e = replace(name);
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        stmt.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(sql: &str, driver: Driver) -> Result<CheckedStatement, Vec<Diagnostic>> {
+        check(
+            &SqlSource {
+                path: Path::new("q.sql"),
+                sql,
+                sql_line: 10,
+                sql_col: 1,
+            },
+            driver,
+        )
+    }
+
+    fn refused(sql: &str, driver: Driver, needle: &str) -> Diagnostic {
+        let e = run(sql, driver).expect_err(sql);
+        let d = e
+            .iter()
+            .find(|d| d.message.contains(needle))
+            .unwrap_or_else(|| panic!("{sql}: no problem mentions {needle:?}: {e:?}"));
+        d.clone()
+    }
+
+    const ALL: [Driver; 3] = [Driver::Mysql, Driver::Postgres, Driver::Sqlite];
+
+    #[test]
+    fn plain_selects_pass_with_params_and_tables() {
+        for d in ALL {
+            let c = run(
+                "WITH x AS (SELECT id FROM members WHERE created_at >= :period_start)\nSELECT m.id, m.email AS contact, COUNT(o.id) AS n\nFROM x JOIN members m ON m.id = x.id LEFT JOIN orders o ON o.member_id = m.id\nWHERE m.created_at < :period_end AND m.created_at >= :period_start\nGROUP BY m.id, m.email",
+                d,
+            )
+            .unwrap_or_else(|e| panic!("{d:?}: {e:?}"));
+            assert_eq!(c.params, ["period_start", "period_end"]);
+            assert_eq!(c.tables, ["members", "orders"]);
+            assert_eq!(c.columns[1].name.as_deref(), Some("contact"));
+            assert_eq!(c.columns[1].sources, ["email"]);
+            assert!(c.columns[2].sources.is_empty(), "COUNT hides sources");
+            assert_eq!(c.param_at[0], (10, 55));
+        }
+    }
+
+    #[test]
+    fn render_replaces_params_and_drops_comments() {
+        let c = run(
+            "SELECT a FROM t -- a comment; DROP TABLE t\nWHERE b = :x AND c = :y AND d = :x",
+            Driver::Mysql,
+        )
+        .unwrap();
+        let (sql, order) = c.render(Placeholders::Question);
+        assert_eq!(sql, "SELECT a FROM t WHERE b = ? AND c = ? AND d = ?");
+        assert_eq!(order, ["x", "y", "x"]);
+        let c = run(
+            "SELECT a FROM t WHERE b = :x AND c = :y AND d = :x",
+            Driver::Postgres,
+        )
+        .unwrap();
+        let (sql, order) = c.render(Placeholders::Dollar);
+        assert_eq!(sql, "SELECT a FROM t WHERE b = $1 AND c = $2 AND d = $1");
+        assert_eq!(order, ["x", "y"]);
+    }
+
+    #[test]
+    fn refuses_dml_and_ddl_with_location() {
+        for d in ALL {
+            let e = refused(
+                "\n  DELETE FROM members WHERE id = 1",
+                d,
+                "DELETE is not allowed",
+            );
+            assert_eq!((e.line, e.col), (11, 3), "{d:?}");
+            refused("UPDATE t SET a = 1", d, "UPDATE is not allowed");
+            refused("INSERT INTO t VALUES (1)", d, "not allowed");
+            refused("DROP TABLE t", d, "DROP is not allowed");
+            refused("CREATE TABLE t (a int)", d, "CREATE is not allowed");
+        }
+        refused("SET @a = 1", Driver::Mysql, "SET is not allowed");
+        refused(
+            "SET statement_timeout = 0",
+            Driver::Postgres,
+            "SET is not allowed",
+        );
+        refused("CALL p()", Driver::Mysql, "CALL is not allowed");
+        refused(
+            "COPY t TO '/tmp/x'",
+            Driver::Postgres,
+            "COPY is not allowed",
+        );
+        refused("TRUNCATE t", Driver::Postgres, "TRUNCATE is not allowed");
+    }
+
+    #[test]
+    fn refuses_two_statements() {
+        for d in ALL {
+            let e = refused("SELECT 1;\nSELECT 2", d, "more than one");
+            assert_eq!(e.line, 11);
+            refused("SELECT 1; DELETE FROM t", d, "more than one");
+        }
+    }
+
+    #[test]
+    fn refuses_into_in_every_form() {
+        refused(
+            "SELECT a INTO OUTFILE '/tmp/x' FROM t",
+            Driver::Mysql,
+            "`INTO`",
+        );
+        refused(
+            "SELECT a FROM t INTO OUTFILE '/tmp/x'",
+            Driver::Mysql,
+            "`INTO`",
+        );
+        refused(
+            "SELECT a FROM t INTO DUMPFILE '/tmp/x'",
+            Driver::Mysql,
+            "`INTO`",
+        );
+        refused("SELECT a INTO @v FROM t", Driver::Mysql, "`INTO`");
+        refused("SELECT a INTO newtable FROM t", Driver::Postgres, "`INTO`");
+    }
+
+    #[test]
+    fn refuses_locks() {
+        refused("SELECT a FROM t FOR UPDATE", Driver::Mysql, "FOR UPDATE");
+        refused("SELECT a FROM t FOR SHARE", Driver::Postgres, "FOR SHARE");
+        refused(
+            "SELECT a FROM t FOR NO KEY UPDATE",
+            Driver::Postgres,
+            "locks rows",
+        );
+        refused(
+            "SELECT a FROM t LOCK IN SHARE MODE",
+            Driver::Mysql,
+            "LOCK IN SHARE MODE",
+        );
+    }
+
+    #[test]
+    fn refuses_data_modifying_cte() {
+        refused(
+            "WITH d AS (DELETE FROM t RETURNING *) SELECT * FROM d",
+            Driver::Postgres,
+            "DELETE inside a query",
+        );
+    }
+
+    #[test]
+    fn refuses_executable_comments() {
+        let e = refused("SELECT 1 /*! , SLEEP(10) */", Driver::Mysql, "/*!");
+        assert_eq!((e.line, e.col), (10, 10));
+        refused("SELECT 1 /*!50000 FROM t */", Driver::Postgres, "/*!");
+    }
+
+    #[test]
+    fn refuses_denied_functions_anywhere() {
+        refused("SELECT SLEEP(5)", Driver::Mysql, "`sleep`");
+        refused(
+            "SELECT a FROM t WHERE BENCHMARK(1000, MD5('x')) = 0",
+            Driver::Mysql,
+            "`benchmark`",
+        );
+        refused("SELECT GET_LOCK('a', 1)", Driver::Mysql, "`get_lock`");
+        refused(
+            "SELECT LOAD_FILE('/etc/passwd')",
+            Driver::Mysql,
+            "`load_file`",
+        );
+        refused(
+            "SELECT (SELECT pg_sleep(1))",
+            Driver::Postgres,
+            "`pg_sleep`",
+        );
+        refused(
+            "SELECT pg_catalog.pg_terminate_backend(1)",
+            Driver::Postgres,
+            "`pg_terminate_backend`",
+        );
+        refused(
+            "SELECT pg_cancel_backend(1)",
+            Driver::Postgres,
+            "`pg_cancel_backend`",
+        );
+        refused(
+            "SELECT set_config('a', 'b', false)",
+            Driver::Postgres,
+            "`set_config`",
+        );
+        refused(
+            "SELECT pg_read_file('x')",
+            Driver::Postgres,
+            "`pg_read_file`",
+        );
+        refused(
+            "SELECT lo_export(1, '/tmp/x')",
+            Driver::Postgres,
+            "`lo_export`",
+        );
+        refused(
+            "SELECT * FROM dblink('h', 'select 1') AS t(a int)",
+            Driver::Postgres,
+            "`dblink`",
+        );
+        refused("SELECT * FROM pg_sleep(3)", Driver::Postgres, "`pg_sleep`");
+        refused(
+            "SELECT query_to_xml('delete from t', true, true, '')",
+            Driver::Postgres,
+            "`query_to_xml`",
+        );
+        refused(
+            "SELECT load_extension('x')",
+            Driver::Sqlite,
+            "`load_extension`",
+        );
+    }
+
+    #[test]
+    fn refuses_positional_placeholders() {
+        refused(
+            "SELECT a FROM t WHERE b = ?",
+            Driver::Mysql,
+            "not a named parameter",
+        );
+        refused(
+            "SELECT a FROM t WHERE b = $1",
+            Driver::Postgres,
+            "not a named parameter",
+        );
+    }
+
+    #[test]
+    fn empty_and_unparsable() {
+        refused("  \n ", Driver::Mysql, "no SQL");
+        refused("-- just a comment\n", Driver::Mysql, "no SQL statement");
+        let e = refused(
+            "SELECT a,, b FROM t",
+            Driver::Postgres,
+            "could not be understood",
+        );
+        assert_eq!(e.line, 10);
+    }
+
+    #[test]
+    fn wildcard_columns_are_marked() {
+        let c = run("SELECT *, t.a AS b FROM t", Driver::Postgres).unwrap();
+        assert!(c.columns[0].wildcard);
+        assert_eq!(c.columns[1].name.as_deref(), Some("b"));
+    }
+}

@@ -1,0 +1,180 @@
+//! Sources: one module per database. Each runs one checked statement inside a
+//! read-only transaction with a server-side time limit and streams the result, row by
+//! row, into a [`RowSink`] as text cells — memory does not grow with the result.
+//!
+//! Cell text (README.md "CSV format"): numbers and DECIMAL exactly as the database
+//! prints them; dates `YYYY-MM-DD`, date-times `YYYY-MM-DD HH:MM:SS[.ffffff]`;
+//! booleans `true`/`false` on PostgreSQL (MySQL has none: `BOOLEAN` is `TINYINT(1)`,
+//! written `1`/`0`); binary as `0x` and lower-case hex; MySQL zero dates as written
+//! by MySQL (`0000-00-00`).
+
+pub mod mysql;
+pub mod postgres;
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::catalog::config::Driver;
+use crate::guard::params::Bound;
+use crate::guard::statement::CheckedStatement;
+
+/// Receives a result: first its column names, then each row. Hooks default to no-ops.
+pub trait RowSink {
+    /// Called once, before any row, with the result's column names.
+    fn columns(&mut self, _names: &[String]) -> Result<()> {
+        Ok(())
+    }
+    /// One row; `None` is SQL NULL.
+    fn row(&mut self, _cells: &[Option<&[u8]>]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// One statement to export.
+pub struct Export<'a> {
+    pub statement: &'a CheckedStatement,
+    pub params: &'a BTreeMap<String, Bound>,
+    /// Server-side statement time limit.
+    pub timeout: Duration,
+    /// IANA time zone for the session (TIMESTAMP / timestamptz rendering).
+    pub timezone: &'a str,
+}
+
+/// An open connection to one of the supported databases.
+pub enum Connection {
+    Mysql(mysql::MysqlSource),
+    Postgres(postgres::PostgresSource),
+    Sqlite(sqlite::SqliteSource),
+}
+
+impl Connection {
+    /// Connects. The URL never appears in an error: they are phrased from the cause.
+    pub async fn open(driver: Driver, url: &str) -> Result<Connection> {
+        Ok(match driver {
+            Driver::Mysql => Connection::Mysql(mysql::MysqlSource::connect(url).await?),
+            Driver::Postgres => Connection::Postgres(postgres::PostgresSource::connect(url).await?),
+            Driver::Sqlite => Connection::Sqlite(sqlite::SqliteSource::connect(url).await?),
+        })
+    }
+
+    pub async fn export(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        match self {
+            Connection::Mysql(s) => s.export(job, sink).await,
+            Connection::Postgres(s) => s.export(job, sink).await,
+            Connection::Sqlite(s) => s.export(job, sink).await,
+        }
+    }
+
+    /// A handle that can stop the running statement on the server from elsewhere.
+    pub fn canceller(&self) -> Option<Canceller> {
+        match self {
+            Connection::Mysql(s) => s.canceller(),
+            Connection::Postgres(s) => s.canceller(),
+            Connection::Sqlite(_) => None,
+        }
+    }
+
+    pub async fn close(self) {
+        match self {
+            Connection::Mysql(s) => s.close().await,
+            Connection::Postgres(s) => s.close().await,
+            Connection::Sqlite(s) => s.close().await,
+        }
+    }
+}
+
+/// Stops a running statement on the server over a second connection. (No `Debug`:
+/// it holds the connection URL.)
+#[derive(Clone)]
+pub enum Canceller {
+    /// `KILL QUERY <id>` over a new connection.
+    Mysql { url: String, connection_id: u64 },
+    /// `pg_cancel_backend(<pid>)` over a new connection.
+    Postgres { url: String, pid: i32 },
+}
+
+impl Canceller {
+    pub async fn cancel(&self) -> Result<()> {
+        use sqlx::Connection as _;
+        match self {
+            Canceller::Mysql { url, connection_id } => {
+                let mut c = sqlx::MySqlConnection::connect(url).await?;
+                sqlx::query(&format!("KILL QUERY {connection_id}"))
+                    .execute(&mut c)
+                    .await?;
+                c.close().await?;
+            }
+            Canceller::Postgres { url, pid } => {
+                let mut c = sqlx::PgConnection::connect(url).await?;
+                sqlx::query("SELECT pg_cancel_backend($1)")
+                    .bind(pid)
+                    .execute(&mut c)
+                    .await?;
+                c.close().await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A reusable row of cell references: the allocation survives from row to row while
+/// the borrows do not.
+pub(crate) struct CellVec(Vec<Option<&'static [u8]>>);
+
+impl CellVec {
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        CellVec(Vec::with_capacity(n))
+    }
+    pub(crate) fn take<'a>(&mut self) -> Vec<Option<&'a [u8]>> {
+        let mut v = std::mem::take(&mut self.0);
+        v.clear();
+        v.into_iter().map(|_| None).collect()
+    }
+    pub(crate) fn give(&mut self, mut v: Vec<Option<&[u8]>>) {
+        v.clear();
+        self.0 = v.into_iter().map(|_| None).collect();
+    }
+}
+
+/// Appends `0x` and lower-case hex of `bytes`.
+pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(2 + bytes.len() * 2);
+    out.extend_from_slice(b"0x");
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
+    }
+}
+
+/// Phrases a database error without the URL or password, with what to do.
+pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
+    let hint = match e {
+        sqlx::Error::Io(_) => {
+            "check that the database is running and reachable from this machine (host, port, firewall / security group)"
+        }
+        sqlx::Error::Tls(_) => "check the TLS settings in the connection URL",
+        sqlx::Error::Configuration(_) => {
+            "check the connection URL in the environment variable named by `url_env` (its form, not its secret)"
+        }
+        sqlx::Error::Database(d)
+            if d.message().to_lowercase().contains("access denied")
+                || d.message().contains("password authentication failed")
+                || d.message().contains("authentication") =>
+        {
+            "check the user name and password in the connection URL secret"
+        }
+        sqlx::Error::Database(_) => "the database refused the query; read its message above",
+        sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => {
+            "try again; if it keeps failing, check the database server"
+        }
+        _ => "try again; if it keeps failing, ask the operator to check the database",
+    };
+    anyhow::anyhow!(
+        "{phase}: {}. What to do: {hint}",
+        crate::redact::db_error_text(e)
+    )
+}

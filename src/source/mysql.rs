@@ -1,0 +1,395 @@
+//! MySQL 8, Aurora MySQL and MariaDB.
+//!
+//! The statement is prepared (binary protocol), parameters are bound by the driver, and
+//! rows are read as a stream. Each value's raw bytes are turned into text here, by
+//! column type, without going through intermediate Rust values.
+
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use futures_util::TryStreamExt;
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow, MySqlValueRef};
+use sqlx::{Column, ConnectOptions, Connection, Decode, Executor, MySql, Row, Statement, TypeInfo};
+
+use super::{Canceller, Export, RowSink, explain_db_error, push_hex};
+use crate::catalog::query::ParamValue;
+use crate::guard::params::Bound;
+use crate::guard::statement::Placeholders;
+
+pub struct MysqlSource {
+    conn: MySqlConnection,
+    url: String,
+    connection_id: u64,
+    mariadb: bool,
+}
+
+/// How a column's binary-protocol bytes become text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Int {
+        size: u8,
+        unsigned: bool,
+    },
+    Float,
+    Double,
+    /// DECIMAL, strings, ENUM, SET, JSON: the bytes are the text.
+    Text,
+    /// BINARY, VARBINARY, BLOB, GEOMETRY: hex.
+    Binary,
+    /// BIT(n): an unsigned number.
+    Bit,
+    Year,
+    Date,
+    DateTime,
+    Time,
+    Null,
+}
+
+fn kind_of(type_name: &str) -> Kind {
+    let unsigned = type_name.ends_with("UNSIGNED");
+    match type_name.trim_end_matches(" UNSIGNED") {
+        "BOOLEAN" | "TINYINT" => Kind::Int { size: 1, unsigned },
+        "SMALLINT" => Kind::Int { size: 2, unsigned },
+        "MEDIUMINT" | "INT" => Kind::Int { size: 4, unsigned },
+        "BIGINT" => Kind::Int { size: 8, unsigned },
+        "FLOAT" => Kind::Float,
+        "DOUBLE" => Kind::Double,
+        "YEAR" => Kind::Year,
+        "DATE" => Kind::Date,
+        "DATETIME" | "TIMESTAMP" => Kind::DateTime,
+        "TIME" => Kind::Time,
+        "BIT" => Kind::Bit,
+        "NULL" => Kind::Null,
+        "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "GEOMETRY" => {
+            Kind::Binary
+        }
+        _ => Kind::Text,
+    }
+}
+
+impl MysqlSource {
+    pub async fn connect(url: &str) -> Result<MysqlSource> {
+        crate::redact::register(url);
+        let opts = MySqlConnectOptions::from_str(url)
+            .map_err(|e| explain_db_error(&e, "the MySQL connection URL is not valid"))?
+            .charset("utf8mb4")
+            .statement_cache_capacity(16)
+            .disable_statement_logging();
+        let mut conn = opts
+            .connect()
+            .await
+            .map_err(|e| explain_db_error(&e, "could not connect to MySQL/MariaDB"))?;
+        let (id, version): (u64, String) = sqlx::query_as("SELECT CONNECTION_ID(), VERSION()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| explain_db_error(&e, "could not talk to MySQL/MariaDB"))?;
+        Ok(MysqlSource {
+            conn,
+            url: url.to_string(),
+            connection_id: id,
+            mariadb: version.contains("MariaDB"),
+        })
+    }
+
+    pub fn canceller(&self) -> Option<Canceller> {
+        Some(Canceller::Mysql {
+            url: self.url.clone(),
+            connection_id: self.connection_id,
+        })
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+
+    pub async fn export(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        let conn = &mut self.conn;
+        // session settings: time zone for TIMESTAMP, the server-side time limit
+        if sqlx::query("SET time_zone = ?")
+            .bind(job.timezone)
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            // named zones need the server's time zone tables; fall back to the offset
+            let offset = offset_of(job.timezone);
+            sqlx::query("SET time_zone = ?")
+                .bind(offset)
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| explain_db_error(&e, "could not set the session time zone"))?;
+        }
+        let limit = if self.mariadb {
+            sqlx::query("SET SESSION max_statement_time = ?").bind(job.timeout.as_secs_f64())
+        } else {
+            sqlx::query("SET SESSION MAX_EXECUTION_TIME = ?")
+                .bind(job.timeout.as_millis().min(u32::MAX as u128) as u64)
+        };
+        limit
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| explain_db_error(&e, "could not set the statement time limit"))?;
+        conn.execute("START TRANSACTION READ ONLY")
+            .await
+            .map_err(|e| explain_db_error(&e, "could not start a read-only transaction"))?;
+
+        let result = self.stream(job, sink).await;
+        let _ = self.conn.execute("ROLLBACK").await;
+        result
+    }
+
+    async fn stream(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        let (sql, order) = job.statement.render(Placeholders::Question);
+        let stmt = (&mut self.conn)
+            .prepare(sql.as_str())
+            .await
+            .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
+        let names: Vec<String> = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let kinds: Vec<Kind> = stmt
+            .columns()
+            .iter()
+            .map(|c| kind_of(c.type_info().name()))
+            .collect();
+        sink.columns(&names)?;
+
+        let mut q = stmt.query();
+        for name in &order {
+            let v = job
+                .params
+                .get(name)
+                .with_context(|| format!("no value for parameter :{name}"))?;
+            q = match v {
+                Bound::Value(ParamValue::Int(i)) => q.bind(*i),
+                Bound::Value(ParamValue::Float(f)) => q.bind(*f),
+                Bound::Value(ParamValue::Bool(b)) => q.bind(*b),
+                Bound::Value(ParamValue::Text(s)) => q.bind(s.as_str()),
+                Bound::Time { local, .. } => q.bind(local.as_str()),
+            };
+        }
+        let mut rows = q.fetch(&mut self.conn);
+        let n = kinds.len();
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::with_capacity(32); n];
+        let mut present = vec![false; n];
+        let mut storage = super::CellVec::with_capacity(n);
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
+        {
+            for i in 0..n {
+                present[i] = render(&row, i, kinds[i], &mut bufs[i])?;
+            }
+            let mut cells = storage.take();
+            for i in 0..n {
+                cells.push(if present[i] { Some(&bufs[i][..]) } else { None });
+            }
+            sink.row(&cells)?;
+            storage.give(cells);
+        }
+        Ok(())
+    }
+}
+
+/// Writes the text of column `i` into `out`; false for NULL.
+#[inline]
+fn render(row: &MySqlRow, i: usize, kind: Kind, out: &mut Vec<u8>) -> Result<bool> {
+    out.clear();
+    let v: MySqlValueRef<'_> = row.try_get_raw(i)?;
+    // zero dates are reported as NULL by `is_null`; read the raw bytes instead
+    let Ok(b) = <&[u8] as Decode<MySql>>::decode(v) else {
+        return Ok(false);
+    };
+    match kind {
+        Kind::Null => return Ok(false),
+        Kind::Text => out.extend_from_slice(b),
+        Kind::Binary => push_hex(out, b),
+        Kind::Int { size, unsigned } => {
+            let mut it = itoa::Buffer::new();
+            let s = match (size, unsigned) {
+                (1, false) => it.format(i8::from_le_bytes([b[0]])),
+                (1, true) => it.format(b[0]),
+                (2, false) => it.format(i16::from_le_bytes(le(b)?)),
+                (2, true) => it.format(u16::from_le_bytes(le(b)?)),
+                (4, false) => it.format(i32::from_le_bytes(le(b)?)),
+                (4, true) => it.format(u32::from_le_bytes(le(b)?)),
+                (_, false) => it.format(i64::from_le_bytes(le(b)?)),
+                (_, true) => it.format(u64::from_le_bytes(le(b)?)),
+            };
+            out.extend_from_slice(s.as_bytes());
+        }
+        Kind::Year => {
+            let mut it = itoa::Buffer::new();
+            out.extend_from_slice(it.format(u16::from_le_bytes(le(b)?)).as_bytes());
+        }
+        Kind::Float => {
+            use std::io::Write;
+            write!(out, "{}", f32::from_le_bytes(le(b)?))?;
+        }
+        Kind::Double => {
+            use std::io::Write;
+            write!(out, "{}", f64::from_le_bytes(le(b)?))?;
+        }
+        Kind::Bit => {
+            let mut v: u64 = 0;
+            for &x in b {
+                v = (v << 8) | x as u64;
+            }
+            let mut it = itoa::Buffer::new();
+            out.extend_from_slice(it.format(v).as_bytes());
+        }
+        Kind::Date => date_time(b, out, false)?,
+        Kind::DateTime => date_time(b, out, true)?,
+        Kind::Time => time(b, out)?,
+    }
+    Ok(true)
+}
+
+fn le<const N: usize>(b: &[u8]) -> Result<[u8; N]> {
+    b.get(..N)
+        .and_then(|s| s.try_into().ok())
+        .context("the server sent a number shorter than its type")
+}
+
+fn two(out: &mut Vec<u8>, v: u32) {
+    out.push(b'0' + (v / 10 % 10) as u8);
+    out.push(b'0' + (v % 10) as u8);
+}
+
+/// Binary-protocol DATE/DATETIME/TIMESTAMP: a length byte, then y(2) m d [h m s [µs(4)]].
+fn date_time(b: &[u8], out: &mut Vec<u8>, with_time: bool) -> Result<()> {
+    let len = *b.first().unwrap_or(&0) as usize;
+    let p = b.get(1..1 + len).context("the server sent a short date")?;
+    let (y, mo, d) = if len >= 4 {
+        (
+            u16::from_le_bytes([p[0], p[1]]) as u32,
+            p[2] as u32,
+            p[3] as u32,
+        )
+    } else {
+        (0, 0, 0)
+    };
+    let (h, mi, s) = if len >= 7 {
+        (p[4] as u32, p[5] as u32, p[6] as u32)
+    } else {
+        (0, 0, 0)
+    };
+    let us = if len >= 11 {
+        u32::from_le_bytes([p[7], p[8], p[9], p[10]])
+    } else {
+        0
+    };
+    two(out, y / 100);
+    two(out, y % 100);
+    out.push(b'-');
+    two(out, mo);
+    out.push(b'-');
+    two(out, d);
+    if with_time {
+        out.push(b' ');
+        two(out, h);
+        out.push(b':');
+        two(out, mi);
+        out.push(b':');
+        two(out, s);
+        micros(out, us);
+    }
+    Ok(())
+}
+
+fn micros(out: &mut Vec<u8>, us: u32) {
+    if us > 0 {
+        out.push(b'.');
+        let s = format!("{us:06}");
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// Binary-protocol TIME: a length byte, then negative(1) days(4) h m s [µs(4)].
+fn time(b: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    let len = *b.first().unwrap_or(&0) as usize;
+    let p = b.get(1..1 + len).context("the server sent a short time")?;
+    if len < 8 {
+        out.extend_from_slice(b"00:00:00");
+        return Ok(());
+    }
+    let neg = p[0] == 1;
+    let days = u32::from_le_bytes([p[1], p[2], p[3], p[4]]);
+    let hours = days * 24 + p[5] as u32;
+    if neg {
+        out.push(b'-');
+    }
+    if hours >= 100 {
+        let mut it = itoa::Buffer::new();
+        out.extend_from_slice(it.format(hours).as_bytes());
+    } else {
+        two(out, hours);
+    }
+    out.push(b':');
+    two(out, p[6] as u32);
+    out.push(b':');
+    two(out, p[7] as u32);
+    if len >= 12 {
+        micros(out, u32::from_le_bytes([p[8], p[9], p[10], p[11]]));
+    }
+    Ok(())
+}
+
+/// `+09:00` for a zone name, at the current instant.
+fn offset_of(tz: &str) -> String {
+    use chrono::{Offset, TimeZone};
+    let zone: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::UTC);
+    let off = zone
+        .offset_from_utc_datetime(&chrono::Utc::now().naive_utc())
+        .fix()
+        .local_minus_utc();
+    let sign = if off < 0 { '-' } else { '+' };
+    let off = off.abs();
+    format!("{sign}{:02}:{:02}", off / 3600, off % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_dates_and_times() {
+        let mut out = Vec::new();
+        date_time(&[0], &mut out, true).unwrap();
+        assert_eq!(out, b"0000-00-00 00:00:00");
+        out.clear();
+        date_time(&[4, 0xEA, 0x07, 10, 5], &mut out, false).unwrap();
+        assert_eq!(out, b"2026-10-05");
+        out.clear();
+        date_time(
+            &[11, 0xEA, 0x07, 10, 5, 23, 59, 58, 0x40, 0xE2, 0x01, 0],
+            &mut out,
+            true,
+        )
+        .unwrap();
+        assert_eq!(out, b"2026-10-05 23:59:58.123456");
+        out.clear();
+        time(&[8, 1, 1, 0, 0, 0, 2, 3, 4], &mut out).unwrap();
+        assert_eq!(out, b"-26:03:04");
+        out.clear();
+        time(&[8, 0, 34, 0, 0, 0, 22, 59, 59], &mut out).unwrap();
+        assert_eq!(out, b"838:59:59");
+    }
+
+    #[test]
+    fn kinds_from_type_names() {
+        assert_eq!(
+            kind_of("BIGINT UNSIGNED"),
+            Kind::Int {
+                size: 8,
+                unsigned: true
+            }
+        );
+        assert_eq!(kind_of("VARBINARY"), Kind::Binary);
+        assert_eq!(kind_of("DECIMAL"), Kind::Text);
+        assert_eq!(kind_of("JSON"), Kind::Text);
+    }
+}

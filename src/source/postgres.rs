@@ -1,0 +1,374 @@
+//! PostgreSQL, through the COPY protocol: the server formats rows itself and streams
+//! them; we only split and unescape COPY's text format.
+//!
+//! COPY takes no bind parameters, so parameters travel another way that still never
+//! puts a value into SQL text: the statement is first prepared with `$n` placeholders
+//! so the server tells each parameter's type; each value is then bound (by the driver)
+//! into a transaction-local setting with `set_config($1, $2, true)`; and the COPY
+//! statement, re-rendered from the parsed tree, reads each parameter as
+//! `CAST(current_setting('sqlcourier.p_<name>') AS <type>)`.
+
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use futures_util::TryStreamExt;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{Column, ConnectOptions, Connection, Either, Executor, Statement, TypeInfo};
+
+use super::{Canceller, CellVec, Export, RowSink, explain_db_error};
+use crate::guard::statement::Placeholders;
+
+pub struct PostgresSource {
+    conn: PgConnection,
+    url: String,
+    pid: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Fix {
+    None,
+    /// `t`/`f` → `true`/`false`.
+    Bool,
+    /// `\x0102` → `0x0102`.
+    Bytea,
+}
+
+impl PostgresSource {
+    pub async fn connect(url: &str) -> Result<PostgresSource> {
+        crate::redact::register(url);
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| explain_db_error(&e, "the PostgreSQL connection URL is not valid"))?
+            .application_name("sqlcourier")
+            .statement_cache_capacity(16)
+            .disable_statement_logging();
+        let mut conn = opts
+            .connect()
+            .await
+            .map_err(|e| explain_db_error(&e, "could not connect to PostgreSQL"))?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut conn)
+            .await
+            .map_err(|e| explain_db_error(&e, "could not talk to PostgreSQL"))?;
+        Ok(PostgresSource {
+            conn,
+            url: url.to_string(),
+            pid,
+        })
+    }
+
+    pub fn canceller(&self) -> Option<Canceller> {
+        Some(Canceller::Postgres {
+            url: self.url.clone(),
+            pid: self.pid,
+        })
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+
+    pub async fn export(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        self.conn
+            .execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(|e| explain_db_error(&e, "could not start a read-only transaction"))?;
+        let result = self.stream(job, sink).await;
+        let _ = self.conn.execute("ROLLBACK").await;
+        result
+    }
+
+    async fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        sqlx::query("SELECT set_config($1, $2, true)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut self.conn)
+            .await
+            .map_err(|e| explain_db_error(&e, "could not prepare the session"))?;
+        Ok(())
+    }
+
+    async fn stream(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        let ms = job.timeout.as_millis().to_string();
+        self.set("statement_timeout", &ms).await?;
+        self.set("TimeZone", job.timezone).await?;
+        self.set("DateStyle", "ISO, YMD").await?;
+        self.set("IntervalStyle", "iso_8601").await?;
+        self.set("extra_float_digits", "1").await?;
+        self.set("bytea_output", "hex").await?;
+
+        // 1. prepare with $n: the server names the parameter and column types
+        let (sql, order) = job.statement.render(Placeholders::Dollar);
+        let stmt = (&mut self.conn)
+            .prepare(sql.as_str())
+            .await
+            .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
+        let names: Vec<String> = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        let fixes: Vec<Fix> = stmt
+            .columns()
+            .iter()
+            .map(|c| match c.type_info().name() {
+                "BOOL" => Fix::Bool,
+                "BYTEA" => Fix::Bytea,
+                _ => Fix::None,
+            })
+            .collect();
+        let param_oids: Vec<u32> = match stmt.parameters() {
+            Some(Either::Left(types)) => types
+                .iter()
+                .map(|t| t.oid().map(|o| o.0).unwrap_or(25))
+                .collect(),
+            _ => vec![25; order.len()],
+        };
+        drop(stmt);
+        sink.columns(&names)?;
+
+        // 2. bind each value into a transaction-local setting, learn its type's name
+        let mut types = Vec::with_capacity(order.len());
+        for (i, name) in order.iter().enumerate() {
+            let value = job
+                .params
+                .get(name)
+                .with_context(|| format!("no value for parameter :{name}"))?;
+            self.set(&format!("sqlcourier.p_{name}"), &value.as_pg_text())
+                .await?;
+            let oid = param_oids.get(i).copied().unwrap_or(25);
+            let ty: String = sqlx::query_scalar("SELECT format_type($1::oid, NULL)")
+                .bind(oid as i64)
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(|e| explain_db_error(&e, "could not read a parameter type"))?;
+            types.push((name.clone(), ty));
+        }
+
+        // 3. COPY the re-rendered statement
+        let dialect = sqlparser::dialect::PostgreSqlDialect {};
+        let mut bad = None;
+        let body = job.statement.render_with(|name| {
+            let ty = types
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, t)| t.as_str())
+                .unwrap_or("text");
+            let text = format!("CAST(current_setting('sqlcourier.p_{name}') AS {ty})");
+            match sqlparser::parser::Parser::new(&dialect)
+                .try_with_sql(&text)
+                .and_then(|mut p| p.parse_expr())
+            {
+                Ok(e) => e,
+                Err(e) => {
+                    bad = Some(format!(
+                        "parameter :{name} has a type ({ty}) sqlcourier cannot pass: {e}"
+                    ));
+                    sqlparser::ast::Expr::value(sqlparser::ast::Value::Null)
+                }
+            }
+        });
+        if let Some(b) = bad {
+            anyhow::bail!(b);
+        }
+        let copy = format!("COPY ({body}) TO STDOUT");
+        let mut stream = self
+            .conn
+            .copy_out_raw(&copy)
+            .await
+            .map_err(|e| explain_db_error(&e, "the query failed"))?;
+
+        let mut parser = CopyText::new(fixes);
+        while let Some(chunk) = stream
+            .try_next()
+            .await
+            .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
+        {
+            parser.feed(&chunk, sink)?;
+        }
+        parser.finish(sink)
+    }
+}
+
+/// Splits COPY text format (tab-separated, `\N` for NULL, backslash escapes) into rows.
+struct CopyText {
+    fixes: Vec<Fix>,
+    /// An incomplete row carried over from the previous chunk.
+    carry: Vec<u8>,
+    fields: Vec<Vec<u8>>,
+    nulls: Vec<bool>,
+    cells: CellVec,
+}
+
+impl CopyText {
+    fn new(fixes: Vec<Fix>) -> Self {
+        let n = fixes.len();
+        CopyText {
+            fixes,
+            carry: Vec::new(),
+            fields: vec![Vec::with_capacity(32); n.max(1)],
+            nulls: vec![false; n.max(1)],
+            cells: CellVec::with_capacity(n),
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8], sink: &mut dyn RowSink) -> Result<()> {
+        let mut rest = chunk;
+        if !self.carry.is_empty() {
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    let mut line = std::mem::take(&mut self.carry);
+                    line.extend_from_slice(&rest[..i]);
+                    self.line(&line, sink)?;
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    self.carry.extend_from_slice(rest);
+                    return Ok(());
+                }
+            }
+        }
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            self.line(&rest[..i], sink)?;
+            rest = &rest[i + 1..];
+        }
+        self.carry.extend_from_slice(rest);
+        Ok(())
+    }
+
+    fn finish(&mut self, sink: &mut dyn RowSink) -> Result<()> {
+        if !self.carry.is_empty() {
+            let line = std::mem::take(&mut self.carry);
+            self.line(&line, sink)?;
+        }
+        Ok(())
+    }
+
+    fn line(&mut self, line: &[u8], sink: &mut dyn RowSink) -> Result<()> {
+        let n = self.fixes.len();
+        let mut col = 0;
+        for raw in line.split(|&b| b == b'\t') {
+            if col >= n {
+                anyhow::bail!("PostgreSQL sent more fields than columns");
+            }
+            let out = &mut self.fields[col];
+            out.clear();
+            self.nulls[col] = raw == b"\\N";
+            if !self.nulls[col] {
+                unescape(raw, out);
+                match self.fixes[col] {
+                    Fix::None => {}
+                    Fix::Bool => {
+                        let t = out.as_slice() == b"t";
+                        out.clear();
+                        out.extend_from_slice(if t { b"true" } else { b"false" });
+                    }
+                    Fix::Bytea => {
+                        if out.starts_with(b"\\x") {
+                            out[0] = b'0';
+                        }
+                    }
+                }
+            }
+            col += 1;
+        }
+        if col != n {
+            anyhow::bail!("PostgreSQL sent {col} fields for {n} columns");
+        }
+        let mut cells = self.cells.take();
+        for i in 0..n {
+            cells.push(if self.nulls[i] {
+                None
+            } else {
+                Some(&self.fields[i][..])
+            });
+        }
+        let r = sink.row(&cells);
+        self.cells.give(cells);
+        r
+    }
+}
+
+fn unescape(raw: &[u8], out: &mut Vec<u8>) {
+    if !raw.contains(&b'\\') {
+        out.extend_from_slice(raw);
+        return;
+    }
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if b != b'\\' || i + 1 >= raw.len() {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        let e = raw[i + 1];
+        i += 2;
+        match e {
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'v' => out.push(11),
+            b'0'..=b'7' => {
+                let mut v = (e - b'0') as u32;
+                let mut k = 0;
+                while k < 2 && i < raw.len() && (b'0'..=b'7').contains(&raw[i]) {
+                    v = v * 8 + (raw[i] - b'0') as u32;
+                    i += 1;
+                    k += 1;
+                }
+                out.push(v as u8);
+            }
+            b'x' if i < raw.len() && raw[i].is_ascii_hexdigit() => {
+                let mut v = 0u32;
+                let mut k = 0;
+                while k < 2 && i < raw.len() && raw[i].is_ascii_hexdigit() {
+                    v = v * 16 + (raw[i] as char).to_digit(16).unwrap_or(0);
+                    i += 1;
+                    k += 1;
+                }
+                out.push(v as u8);
+            }
+            other => out.push(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Collect(Vec<Vec<Option<String>>>);
+    impl RowSink for Collect {
+        fn row(&mut self, cells: &[Option<&[u8]>]) -> Result<()> {
+            self.0.push(
+                cells
+                    .iter()
+                    .map(|c| c.map(|b| String::from_utf8_lossy(b).into_owned()))
+                    .collect(),
+            );
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn copy_text_split_across_chunks() {
+        let data = b"1\ta\\tb\\nc\t\\N\tt\t\\\\x0a\n2\t\t\\\\\tf\t\\\\x\n";
+        let mut p = CopyText::new(vec![Fix::None, Fix::None, Fix::None, Fix::Bool, Fix::Bytea]);
+        let mut sink = Collect::default();
+        for chunk in data.chunks(3) {
+            p.feed(chunk, &mut sink).unwrap();
+        }
+        p.finish(&mut sink).unwrap();
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            sink.0,
+            vec![
+                vec![s("1"), s("a\tb\nc"), None, s("true"), s("0x0a")],
+                vec![s("2"), s(""), s("\\"), s("false"), s("0x")],
+            ]
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! SQLite: the embedded demo database (and small local files). Opened read-only with
+//! `PRAGMA query_only`; SQLite has no server-side time limit, so the caller's timer is
+//! the limit.
+
+use std::str::FromStr;
+
+use anyhow::{Context, Result};
+use futures_util::TryStreamExt;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteValueRef};
+use sqlx::{
+    Column, ConnectOptions, Connection, Decode, Executor, Row, Sqlite, Statement, TypeInfo,
+    ValueRef,
+};
+
+use super::{CellVec, Export, RowSink, explain_db_error, push_hex};
+use crate::catalog::query::ParamValue;
+use crate::guard::params::Bound;
+use crate::guard::statement::Placeholders;
+
+pub struct SqliteSource {
+    conn: SqliteConnection,
+}
+
+impl SqliteSource {
+    pub async fn connect(url: &str) -> Result<SqliteSource> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|e| explain_db_error(&e, "the SQLite URL is not valid"))?
+            .read_only(true)
+            .disable_statement_logging();
+        let mut conn = opts
+            .connect()
+            .await
+            .map_err(|e| explain_db_error(&e, "could not open the SQLite database"))?;
+        conn.execute("PRAGMA query_only = ON")
+            .await
+            .map_err(|e| explain_db_error(&e, "could not make the SQLite connection read-only"))?;
+        Ok(SqliteSource { conn })
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+
+    pub async fn export(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        self.conn
+            .execute("BEGIN")
+            .await
+            .map_err(|e| explain_db_error(&e, "could not start a transaction"))?;
+        let r = tokio::time::timeout(job.timeout, self.stream(job, sink)).await;
+        let _ = self.conn.execute("ROLLBACK").await;
+        match r {
+            Ok(r) => r,
+            Err(_) => anyhow::bail!(
+                "the query ran longer than its time limit ({}s) and was stopped",
+                job.timeout.as_secs()
+            ),
+        }
+    }
+
+    async fn stream(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        let (sql, order) = job.statement.render(Placeholders::Question);
+        let stmt = (&mut self.conn)
+            .prepare(sql.as_str())
+            .await
+            .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
+        let names: Vec<String> = stmt
+            .columns()
+            .iter()
+            .map(|c| c.name().to_string())
+            .collect();
+        sink.columns(&names)?;
+        let mut q = stmt.query();
+        for name in &order {
+            let v = job
+                .params
+                .get(name)
+                .with_context(|| format!("no value for parameter :{name}"))?;
+            q = match v {
+                Bound::Value(ParamValue::Int(i)) => q.bind(*i),
+                Bound::Value(ParamValue::Float(f)) => q.bind(*f),
+                Bound::Value(ParamValue::Bool(b)) => q.bind(*b),
+                Bound::Value(ParamValue::Text(s)) => q.bind(s.clone()),
+                Bound::Time { local, .. } => q.bind(local.clone()),
+            };
+        }
+        let n = names.len();
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n];
+        let mut present = vec![false; n];
+        let mut storage = CellVec::with_capacity(n);
+        let mut rows = q.fetch(&mut self.conn);
+        while let Some(row) = rows
+            .try_next()
+            .await
+            .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
+        {
+            for i in 0..n {
+                let out = &mut bufs[i];
+                out.clear();
+                let v: SqliteValueRef<'_> = row.try_get_raw(i)?;
+                present[i] = !v.is_null();
+                if !present[i] {
+                    continue;
+                }
+                match v.type_info().name() {
+                    "INTEGER" => {
+                        let x = <i64 as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
+                        out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
+                    }
+                    "REAL" => {
+                        use std::io::Write;
+                        let x = <f64 as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
+                        write!(out, "{x}")?;
+                    }
+                    "BLOB" => {
+                        let x = <&[u8] as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
+                        push_hex(out, x);
+                    }
+                    _ => {
+                        let x = <&str as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
+                        out.extend_from_slice(x.as_bytes());
+                    }
+                }
+            }
+            let mut cells = storage.take();
+            for i in 0..n {
+                cells.push(if present[i] { Some(&bufs[i][..]) } else { None });
+            }
+            sink.row(&cells)?;
+            storage.give(cells);
+        }
+        Ok(())
+    }
+}

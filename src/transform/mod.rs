@@ -1,0 +1,192 @@
+//! Transforms between a source and the CSV encoder: masking, the personal-data guard
+//! (names and sniffed values), and the spreadsheet formula guard.
+//!
+//! [`Transformer`] is the [`RowSink`] a source writes into. When the source tells it
+//! the result's columns it checks them — every mask names a real column, no column
+//! that looks personal is unmasked and unallowed — before a single row is written.
+
+pub mod formula;
+pub mod mask;
+pub mod pii;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::encode::CsvEncoder;
+use crate::encode::gzip::OutputWriter;
+use crate::source::RowSink;
+use mask::{MaskRule, Masked, Masker};
+
+/// What the query file asks the transforms to do.
+#[derive(Debug, Clone, Default)]
+pub struct TransformPlan {
+    pub mask: BTreeMap<String, MaskRule>,
+    /// Personal columns a reviewer allowed, with the reason.
+    pub pii_allowed: BTreeMap<String, String>,
+    /// Prefix formula-like cells with `'` (on unless the query opts out).
+    pub formula_guard: bool,
+    /// Rows of each unmasked, unallowed column checked for personal values.
+    pub sniff_rows: u64,
+    /// The `hash` key (only when a `hash` rule is used).
+    pub key: Option<Vec<u8>>,
+}
+
+struct ColumnPlan {
+    name: String,
+    mask: Option<Masker>,
+    sniff: bool,
+}
+
+/// How often a long export logs its progress.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Applies the plan to each row and encodes it.
+pub struct Transformer {
+    plan: TransformPlan,
+    enc: CsvEncoder<OutputWriter>,
+    columns: Vec<ColumnPlan>,
+    scratch: Vec<u8>,
+    rows: u64,
+    /// Cells a `year`/`month` rule could not read as a date (written as NULL).
+    pub unfit: u64,
+    started: Instant,
+    last_progress: Instant,
+    label: String,
+}
+
+impl Transformer {
+    pub fn new(plan: TransformPlan, enc: CsvEncoder<OutputWriter>, label: String) -> Self {
+        let now = Instant::now();
+        Transformer {
+            plan,
+            enc,
+            columns: Vec::new(),
+            scratch: Vec::with_capacity(128),
+            rows: 0,
+            unfit: 0,
+            started: now,
+            last_progress: now,
+            label,
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.enc.get_ref().written()
+    }
+
+    pub fn into_encoder(self) -> CsvEncoder<OutputWriter> {
+        self.enc
+    }
+
+    fn progress(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.last_progress) >= PROGRESS_EVERY {
+            self.last_progress = now;
+            tracing::info!(
+                target: "sqlcourier::progress",
+                file = %self.label,
+                rows = self.rows,
+                bytes = self.bytes(),
+                elapsed_s = self.started.elapsed().as_secs(),
+                "still exporting"
+            );
+        }
+    }
+}
+
+impl RowSink for Transformer {
+    fn columns(&mut self, names: &[String]) -> Result<()> {
+        for col in self.plan.mask.keys() {
+            if !names.iter().any(|n| n == col) {
+                bail!(
+                    "the mask rule for `{col}` names a column the result does not have (it has: {}); fix the name in `mask:` so nothing leaks unmasked",
+                    names.join(", ")
+                );
+            }
+        }
+        let mut plans = Vec::with_capacity(names.len());
+        for name in names {
+            let mask = match self.plan.mask.get(name) {
+                Some(rule) => Some(
+                    Masker::new(*rule, self.plan.key.as_deref())
+                        .map_err(|e| anyhow::anyhow!("column `{name}`: {e}"))?,
+                ),
+                None => None,
+            };
+            let allowed = self.plan.pii_allowed.contains_key(name);
+            if mask.is_none()
+                && !allowed
+                && let Some(word) = pii::personal_name(name)
+            {
+                bail!(
+                    "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file",
+                );
+            }
+            plans.push(ColumnPlan {
+                name: name.clone(),
+                sniff: mask.is_none() && !allowed && self.plan.sniff_rows > 0,
+                mask,
+            });
+        }
+        self.columns = plans;
+        self.enc.header(names)?;
+        Ok(())
+    }
+
+    #[inline]
+    fn row(&mut self, cells: &[Option<&[u8]>]) -> Result<()> {
+        let row_no = self.rows + 1;
+        let sniffing = row_no <= self.plan.sniff_rows;
+        for (i, cell) in cells.iter().enumerate() {
+            let col = &self.columns[i];
+            let value: Option<&[u8]> = match (cell, &col.mask) {
+                (Some(v), Some(m)) => match m.apply(v, &mut self.scratch) {
+                    Masked::Scratch => Some(&self.scratch),
+                    Masked::Null => None,
+                    Masked::Unfit => {
+                        self.unfit += 1;
+                        None
+                    }
+                },
+                (v, _) => {
+                    if sniffing
+                        && col.sniff
+                        && let Some(v) = v
+                        && let Some(kind) = pii::sniff(v)
+                    {
+                        bail!(
+                            "column `{}` holds what look like {} (row {row_no}); nothing was delivered. Add `mask: {{{}: {}}}` or, if a reviewer agrees they may leave unmasked, `pii_allowed: {{{}: \"reason\"}}`",
+                            col.name,
+                            kind.words(),
+                            col.name,
+                            kind.rule(),
+                            col.name
+                        );
+                    }
+                    *v
+                }
+            };
+            let guard = self.plan.formula_guard && value.is_some_and(formula::needs_guard);
+            self.enc.field(value, guard)?;
+        }
+        self.enc.end_record()?;
+        self.rows += 1;
+        if self.rows & 0x1fff == 0 {
+            self.progress();
+        }
+        Ok(())
+    }
+}
+
+impl Transformer {
+    /// Flushes the encoder.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.enc.flush()
+    }
+}
