@@ -168,7 +168,8 @@ pub fn locate_key(
     let mut from = first_line;
     let mut parent_indent: Option<usize> = None;
     'keys: for key in keys {
-        for line in from..=last_line.min(index.line_count()) {
+        let start = from;
+        for line in start..=last_line.min(index.line_count()) {
             let text = index.line_text(line);
             let trimmed = text.trim_start();
             let indent = text.len() - trimmed.len();
@@ -176,7 +177,7 @@ pub fn locate_key(
                 continue;
             }
             if let Some(p) = parent_indent
-                && line > from
+                && line > start
                 && indent <= p
                 && !trimmed.starts_with("- ")
             {

@@ -488,11 +488,10 @@ impl Visitor for Check<'_, '_> {
             Expr::Value(v) => {
                 if let Value::Placeholder(p) = &v.value
                     && let Some(name) = p.strip_prefix(':')
+                    && !self.params.iter().any(|(n, _)| n == name)
                 {
-                    if !self.params.iter().any(|(n, _)| n == name) {
-                        let at = self.src.at(v.span.start);
-                        self.params.push((name.to_string(), at));
-                    }
+                    let at = self.src.at(v.span.start);
+                    self.params.push((name.to_string(), at));
                 }
             }
             _ => {}

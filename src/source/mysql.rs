@@ -206,7 +206,21 @@ fn render(row: &MySqlRow, i: usize, kind: Kind, out: &mut Vec<u8>) -> Result<boo
     match kind {
         Kind::Null => return Ok(false),
         Kind::Text => out.extend_from_slice(b),
-        Kind::Binary => push_hex(out, b),
+        Kind::Binary => {
+            // The protocol marks text with a binary collation (utf8mb4_bin, MariaDB's
+            // JSON) like real binary, and sqlx does not expose the character set: text
+            // that is valid UTF-8 without control characters is written as text.
+            match std::str::from_utf8(b) {
+                Ok(t)
+                    if !t
+                        .chars()
+                        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) =>
+                {
+                    out.extend_from_slice(b)
+                }
+                _ => push_hex(out, b),
+            }
+        }
         Kind::Int { size, unsigned } => {
             let mut it = itoa::Buffer::new();
             let s = match (size, unsigned) {
