@@ -522,6 +522,37 @@ fn check_personal_columns(file: &QueryFile, st: &CheckedStatement, problems: &mu
             }
         }
     }
+    // personal data passing through CTEs, subqueries and later UNION branches
+    for col in &st.inner_columns {
+        if col.wildcard {
+            continue;
+        }
+        let name = col.name.as_deref();
+        if name.is_some_and(covered) {
+            continue;
+        }
+        let mut personal: Vec<&str> = col.sources.iter().map(String::as_str).collect();
+        if let Some(n) = name
+            && !personal.contains(&n)
+        {
+            personal.push(n);
+        }
+        for src in personal {
+            if f.pii_allowed.contains_key(src) || f.mask.contains_key(src) {
+                continue;
+            }
+            if let Some(word) = pii::personal_name(src) {
+                let shown = name.unwrap_or(src);
+                problems.push(
+                    Diagnostic::new(&file.path, col.at.0, col.at.1, format!(
+                        "inside the query, `{shown}` reads `{src}`, which looks personal (\"{word}\"), and may reach the result under another name"
+                    ))
+                    .help(format!("keep the name `{src}` up to the final SELECT and mask it there, or add `pii_allowed: {{{src}: \"reason\"}}` (e.g. \"used only to join\")")),
+                );
+                break;
+            }
+        }
+    }
     if all_named {
         for col in f.mask.keys() {
             if !names.contains(col) {

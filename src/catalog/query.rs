@@ -202,7 +202,7 @@ impl QueryFile {
                 "this query file does not start with its settings block",
             )
             .help(format!(
-                "start the file with a line `{OPEN}`, then the settings (title, database, destination, …), then a line `{CLOSE}`, then the SELECT; see queries/examples/ for a template"
+                "start the file with a line `{OPEN}`, then the settings (title, database, destination, …), then a line `{CLOSE}`, then the SELECT; see queries/monthly/ for examples"
             )));
         };
         let close_line = (open_line + 1..=idx.line_count())

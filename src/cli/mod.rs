@@ -20,17 +20,17 @@ Examples:
   # check every query file (what the pull-request check runs)
   sqlcourier check queries/
   sqlcourier check --format github queries/
-  sqlcourier check --explain markdown queries/monthly/signups.sql
+  sqlcourier check --explain markdown queries/monthly/signups_by_prefecture.sql
 
   # run one query for last month, or a given month (backfill / re-run)
-  SQLCOURIER_DB_MAIN='mysql://reader:…@db:3306/app' sqlcourier run queries/monthly/signups.sql
-  sqlcourier run queries/monthly/signups.sql --period 2026-10
+  SQLCOURIER_DB_MAIN='mysql://reader:…@db:3306/app' sqlcourier run queries/monthly/signups_by_prefecture.sql
+  sqlcourier run queries/monthly/signups_by_prefecture.sql --period 2026-10
 
   # run every monthly query, with a machine-readable report
   sqlcourier run --schedule monthly --report json
 
 Exit codes: 0 ok, 1 problems found or a query failed, 2 usage or configuration error,
-130 interrupted. Logs go to stderr (SQLCOURIER_LOG=debug for more, --log-format json).";
+130 interrupted. Logs go to stderr (SQLCOURIER_LOG=sqlcourier=debug for more, --log-format json).";
 
 /// Runs reviewed, read-only SQL files and delivers the results as Excel-ready CSV files.
 #[derive(Debug, Parser)]
@@ -59,12 +59,12 @@ pub enum Command {
     /// Check query files without a database: settings, read-only SQL, parameters,
     /// masking of personal columns, output names.
     #[command(
-        after_help = "Examples:\n  sqlcourier check queries/\n  sqlcourier check --format github queries/\n  sqlcourier check --explain markdown queries/monthly/signups.sql"
+        after_help = "Examples:\n  sqlcourier check queries/\n  sqlcourier check --format github queries/\n  sqlcourier check --explain markdown queries/monthly/signups_by_prefecture.sql"
     )]
     Check(check::CheckArgs),
     /// Run queries and deliver their files.
     #[command(
-        after_help = "Examples:\n  sqlcourier run queries/monthly/signups.sql\n  sqlcourier run queries/monthly/signups.sql --period 2026-10\n  sqlcourier run --schedule monthly --report json\n  sqlcourier run --all --as-of 2026-11-01T00:30:00+09:00"
+        after_help = "Examples:\n  sqlcourier run queries/monthly/signups_by_prefecture.sql\n  sqlcourier run queries/monthly/signups_by_prefecture.sql --period 2026-10\n  sqlcourier run --schedule monthly --report json\n  sqlcourier run --all --as-of 2026-11-01T00:30:00+09:00"
     )]
     Run(run::RunArgs),
     /// Create a SQLite demo database with fake members and orders, run the example

@@ -65,7 +65,8 @@ pub async fn run(cli_config: Option<&Path>, args: &RunArgs, shutdown: Shutdown) 
             .as_of
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(Utc::now),
-        period: args.period.clone(),
+        // an empty --period (a workflow input left blank) means "computed"
+        period: args.period.clone().filter(|p| !p.trim().is_empty()),
         work_dir: args.work_dir.clone().unwrap_or_else(default_work_dir),
         sniff_rows: catalog.config.masking.sniff_rows,
         key_env: catalog.config.masking.key_env.clone(),

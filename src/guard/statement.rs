@@ -127,6 +127,9 @@ pub struct CheckedStatement {
     /// Tables and views the query reads (CTE names excluded), as written.
     pub tables: Vec<String>,
     pub columns: Vec<OutputColumn>,
+    /// Columns of every other SELECT inside the query (CTEs, subqueries, the later
+    /// branches of a UNION): personal data can pass through them under another name.
+    pub inner_columns: Vec<OutputColumn>,
 }
 
 /// How parameters are written in the SQL sent to a database.
@@ -286,10 +289,20 @@ pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Ve
         params: Vec::new(),
         tables: Vec::new(),
         ctes: BTreeSet::new(),
+        all_columns: Vec::new(),
     };
     let _ = statement.visit(&mut v);
-    let Check { params, tables, .. } = v;
+    let Check {
+        params,
+        tables,
+        all_columns,
+        ..
+    } = v;
     let columns = output_columns(src, query);
+    let inner_columns = all_columns
+        .into_iter()
+        .filter(|c| !columns.iter().any(|o| o.at == c.at))
+        .collect();
 
     if problems.is_empty() {
         let (params, param_at) = params.into_iter().unzip();
@@ -299,6 +312,7 @@ pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Ve
             param_at,
             tables,
             columns,
+            inner_columns,
         })
     } else {
         Err(problems)
@@ -382,6 +396,7 @@ struct Check<'a, 'b> {
     params: Vec<(String, (usize, usize))>,
     tables: Vec<String>,
     ctes: BTreeSet<String>,
+    all_columns: Vec<OutputColumn>,
 }
 
 fn last_name(name: &ObjectName) -> String {
@@ -422,6 +437,7 @@ impl Visitor for Check<'_, '_> {
     }
 
     fn pre_visit_select(&mut self, s: &Select) -> ControlFlow<()> {
+        self.all_columns.extend(select_columns(self.src, s));
         if s.into.is_some() && !self.problems.iter().any(|p| p.message.contains("`INTO`")) {
             self.problems.push(
                 self.src
@@ -522,6 +538,10 @@ fn output_columns(src: &SqlSource<'_>, query: &Query) -> Vec<OutputColumn> {
     let SetExpr::Select(select) = body else {
         return Vec::new();
     };
+    select_columns(src, select)
+}
+
+fn select_columns(src: &SqlSource<'_>, select: &Select) -> Vec<OutputColumn> {
     select
         .projection
         .iter()
@@ -898,6 +918,32 @@ mod tests {
             "could not be understood",
         );
         assert_eq!(e.line, 10);
+    }
+
+    #[test]
+    fn inner_columns_of_ctes_subqueries_and_unions() {
+        let c = run(
+            "WITH x AS (SELECT email AS e, id FROM u) SELECT e, (SELECT max(n) FROM t) AS m FROM x UNION ALL SELECT phone, 1 FROM v",
+            Driver::Postgres,
+        )
+        .unwrap();
+        let inner: Vec<(Option<&str>, Vec<&str>)> = c
+            .inner_columns
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_deref(),
+                    c.sources.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        assert!(inner.contains(&(Some("e"), vec!["email"])), "{inner:?}");
+        assert!(inner.contains(&(Some("phone"), vec!["phone"])), "{inner:?}");
+        assert!(
+            !c.inner_columns
+                .iter()
+                .any(|i| c.columns.iter().any(|o| o.at == i.at))
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Masking functions. Every rule keeps SQL NULL as NULL and an empty string as an
-//! empty string; everything else is defined per rule below (and in README.md, with the
+//! Masking functions. Every rule keeps SQL NULL as NULL, and every rule but `null`
+//! keeps an empty string as an empty string; everything else is defined per rule below (and in README.md, with the
 //! same examples as the tests).
 
 use hmac::{Hmac, Mac};

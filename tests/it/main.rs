@@ -77,6 +77,7 @@ fn check_reports_every_problem_in_plain_words() {
         "the parameter `unused` is declared but the SQL never uses :unused",
         "the column `contact` comes from `mail`, which looks personal",
         "the column `phone` looks personal",
+        "queries/cte.sql:7:19: inside the query, `e` reads `email`, which looks personal",
     ] {
         assert!(err.contains(needle), "missing {needle:?} in\n{err}");
     }
