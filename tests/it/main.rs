@@ -66,6 +66,11 @@ fn check_reports_every_problem_in_plain_words() {
         "",
         "SELECT u.mail AS contact, u.phone FROM users u",
     );
+    repo.query(
+        "cte.sql",
+        "",
+        "WITH x AS (SELECT email AS e FROM users) SELECT e FROM x",
+    );
     let o = repo.run("", &["check"]);
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
