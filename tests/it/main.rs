@@ -578,3 +578,73 @@ async fn postgres_transaction_is_read_only_even_for_a_writable_user() {
         .unwrap();
     assert_eq!(n, 0);
 }
+
+// ------------------------------------------------------------------ cancellation
+
+/// Starts a long query, sends SIGTERM, and checks the exit, the files and the server.
+fn cancel_run(repo: &Repo, url: &str) -> (std::process::Output, std::time::Duration) {
+    let child = repo
+        .cmd(url)
+        .args(["run", "queries/long.sql"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let sent = std::time::Instant::now();
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = child.wait_with_output().unwrap();
+    (out, sent.elapsed())
+}
+
+#[tokio::test]
+async fn mysql_sigterm_kills_the_query_on_the_server() {
+    let Some(url) = support::mysql() else { return };
+    let repo = Repo::new("mysql");
+    repo.query(
+        "long.sql",
+        "timeout: 5m\noutput: {file: long.csv}",
+        "SELECT COUNT(*) AS c FROM information_schema.columns a, information_schema.columns b, information_schema.columns c WHERE a.ordinal_position > -1",
+    );
+    let (out, took) = cancel_run(&repo, &url);
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(took.as_secs() < 10, "took {took:?}");
+    assert!(!repo.out("long.csv").exists());
+    let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    let running: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%a.ordinal_position > -1%' AND id <> CONNECTION_ID()",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(running, 0, "the query is still running on the server");
+}
+
+#[tokio::test]
+async fn postgres_sigterm_cancels_the_query_on_the_server() {
+    let Some(url) = support::postgres() else {
+        return;
+    };
+    let repo = Repo::new("postgres");
+    repo.query(
+        "long.sql",
+        "timeout: 5m\noutput: {file: long.csv}",
+        "SELECT count(*) AS c FROM generate_series(1, 3000000000) g WHERE g > -7",
+    );
+    let (out, took) = cancel_run(&repo, &url);
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    assert!(took.as_secs() < 10, "took {took:?}");
+    assert!(!repo.out("long.csv").exists());
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    let running: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%g > -7%' AND state = 'active' AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    assert_eq!(running, 0, "the query is still running on the server");
+}

@@ -1,0 +1,105 @@
+# Shared by tests/run.sh and bench/run.sh: install, start and prepare MariaDB and
+# PostgreSQL on a Debian machine (root or sudo). Sourced, not run.
+# shellcheck shell=bash
+
+log() { printf '\n== %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# ---------------------------------------------------------------- MariaDB
+start_mariadb() {
+  if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+    log "installing MariaDB"
+    apt_install mariadb-server mariadb-client
+  fi
+  if mariadb-admin --protocol=socket -uroot status >/dev/null 2>&1; then
+    return 0
+  fi
+  log "starting MariaDB"
+  as_root install -d -o mysql -g mysql /run/mysqld
+  as_root start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd
+  for _ in $(seq 1 60); do
+    mariadb-admin --protocol=socket -uroot status >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  echo "MariaDB did not start" >&2
+  return 1
+}
+
+setup_mariadb() {
+  # root works over the socket both here (empty password) and on a fresh install
+  # (unix_socket auth); the tests use their own users over TCP.
+  as_root mariadb --protocol=socket -uroot <<'SQL'
+CREATE DATABASE IF NOT EXISTS sqlcourier_test;
+CREATE USER IF NOT EXISTS 'sqlcourier_admin'@'127.0.0.1' IDENTIFIED BY 'sqlcourier_admin';
+CREATE USER IF NOT EXISTS 'sqlcourier_admin'@'localhost' IDENTIFIED BY 'sqlcourier_admin';
+GRANT ALL ON sqlcourier_test.* TO 'sqlcourier_admin'@'127.0.0.1';
+GRANT ALL ON sqlcourier_test.* TO 'sqlcourier_admin'@'localhost';
+GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'sqlcourier_admin'@'127.0.0.1';
+CREATE USER IF NOT EXISTS 'sqlcourier_ro'@'127.0.0.1' IDENTIFIED BY 'sqlcourier_ro';
+CREATE USER IF NOT EXISTS 'sqlcourier_ro'@'localhost' IDENTIFIED BY 'sqlcourier_ro';
+GRANT SELECT ON sqlcourier_test.* TO 'sqlcourier_ro'@'127.0.0.1';
+GRANT SELECT ON sqlcourier_test.* TO 'sqlcourier_ro'@'localhost';
+FLUSH PRIVILEGES;
+SQL
+}
+
+# ---------------------------------------------------------------- PostgreSQL
+start_postgres() {
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    log "installing PostgreSQL"
+    apt_install postgresql postgresql-client
+  fi
+  if pg_isready -q -h 127.0.0.1 -p 5432; then
+    return 0
+  fi
+  log "starting PostgreSQL"
+  local v
+  v=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
+  as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start
+  for _ in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+    sleep 0.5
+  done
+  echo "PostgreSQL did not start" >&2
+  return 1
+}
+
+setup_postgres() {
+  local psql=(psql -v ON_ERROR_STOP=1 -q -d postgres)
+  if [ "$(id -u)" -eq 0 ]; then psql=(runuser -u postgres -- "${psql[@]}"); fi
+  "${psql[@]}" <<'SQL'
+DO $$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sqlcourier_admin') THEN
+    CREATE ROLE sqlcourier_admin LOGIN SUPERUSER PASSWORD 'sqlcourier_admin';
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sqlcourier_ro') THEN
+    CREATE ROLE sqlcourier_ro LOGIN PASSWORD 'sqlcourier_ro';
+  END IF;
+END $$;
+SQL
+  if ! "${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = 'sqlcourier_test'" | grep -q 1; then
+    "${psql[@]}" -c "CREATE DATABASE sqlcourier_test OWNER sqlcourier_admin"
+  fi
+}
+
+export SQLCOURIER_TEST_MYSQL_URL="mysql://sqlcourier_admin:sqlcourier_admin@127.0.0.1:3306/sqlcourier_test"
+export SQLCOURIER_TEST_MYSQL_RO_URL="mysql://sqlcourier_ro:sqlcourier_ro@127.0.0.1:3306/sqlcourier_test"
+export SQLCOURIER_TEST_PG_URL="postgres://sqlcourier_admin:sqlcourier_admin@127.0.0.1:5432/sqlcourier_test"
+export SQLCOURIER_TEST_PG_RO_URL="postgres://sqlcourier_ro:sqlcourier_ro@127.0.0.1:5432/sqlcourier_test"
+
+databases_up() {
+  log "databases"
+  start_mariadb
+  setup_mariadb
+  start_postgres
+  setup_postgres
+}
