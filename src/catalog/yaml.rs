@@ -70,7 +70,9 @@ fn explain(raw: &str, what: &str) -> (String, Option<String>) {
     if let Some(rest) = msg.strip_prefix("invalid type: ") {
         return (
             format!("a value has the wrong kind{at}: found {rest}"),
-            Some("see the query file reference in README.md for what this setting takes".into()),
+            Some(format!(
+                "see the {what} reference in README.md for what this setting takes"
+            )),
         );
     }
     if let Some(rest) = msg.strip_prefix("unknown variant `") {

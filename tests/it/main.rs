@@ -1,6 +1,7 @@
 //! Integration tests: the real binary, in a temp repository, against the real local
 //! MariaDB and PostgreSQL (started by tests/run.sh) and the embedded SQLite demo.
 
+mod bad_input;
 mod support;
 
 use sqlx::{Connection, Executor};
