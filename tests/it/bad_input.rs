@@ -34,7 +34,8 @@ fn cases() -> Vec<(&'static str, Vec<u8>, &'static str, &'static str)> {
         ),
         (
             "unknown_db.sql",
-            format!("/*---\ntitle: t\ndatabase: reports\ndestination: out\n---*/\nSELECT 1 AS n\n")
+            "/*---\ntitle: t\ndatabase: reports\ndestination: out\n---*/\nSELECT 1 AS n\n"
+                .to_string()
                 .into_bytes(),
             "queries/unknown_db.sql:3:1:",
             "there is no database called `reports`",
