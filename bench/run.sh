@@ -52,6 +52,12 @@ query my_masked my "$mask" ""
 query pg_masked pg "$mask" ""
 query my_gzip my "$allow" ", gzip: true"
 
+# the start-up case: a tiny query on the SQLite demo database
+"$bin" demo --out "$work/demo" --members 2000 --orders 10000 >/dev/null 2>&1
+sed -i "s|^databases:|databases:\n  demo: {driver: sqlite, url_env: BENCH_DEMO}|" "$repo/sqlcourier.yaml"
+printf '/*---\ntitle: tiny\ndatabase: demo\ndestination: out\noutput: {file: tiny.csv}\n---*/\nSELECT prefecture, COUNT(*) AS members FROM members GROUP BY prefecture\n' >"$repo/queries/tiny.sql"
+export BENCH_DEMO="sqlite://$work/demo/demo.sqlite"
+
 export BENCH_MY=$SQLCOURIER_TEST_MYSQL_URL BENCH_PG=$SQLCOURIER_TEST_PG_URL
 export SQLCOURIER_MASK_KEY=benchmark-key-0123456789abcdef SQLCOURIER_LOG=warn
 
@@ -83,7 +89,12 @@ for run in $(seq 1 "$RUNS"); do
   measure "my: sqlcourier, 3 masked" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/my_masked.sql"
   measure "pg: sqlcourier, 3 masked" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/pg_masked.sql"
   measure "my: sqlcourier, gzip" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/my_gzip.sql"
+  for _ in 1 2 3; do
+    measure "sqlite: tiny query, start to file" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/tiny.sql"
+  done
 done
+log "output sizes"
+find "$work/out" -type f -printf '  %f %s bytes\n'
 
 log "sanity: row counts"
 for f in pg my; do
@@ -121,4 +132,6 @@ for name, r, limit in checks:
     print(f"| {name} | {r:.2f} × | {'yes' if r <= limit else 'NO'} |")
 peak = max(m for k, (s, m) in med.items() if "sqlcourier" in k) / 1024
 print(f"| peak RSS of sqlcourier ≤ 64 MiB | {peak:.0f} MiB | {'yes' if peak <= 64 else 'NO'} |")
+tiny = med["sqlite: tiny query, start to file"][0]
+print(f"| tiny SQLite query, process start to file written ≤ 150 ms | {tiny * 1000:.0f} ms | {'yes' if tiny <= 0.150 else 'NO'} |")
 PY

@@ -8,6 +8,10 @@ use std::thread::JoinHandle;
 
 const CHUNK: usize = 256 * 1024;
 
+/// gzip level: 1 (zlib-rs's fastest) keeps compression from slowing the export down on
+/// a 2-core runner; CSV still shrinks to about a fifth (docs/benchmarks.md).
+const LEVEL: u32 = 1;
+
 /// Where encoded CSV bytes go; counts the bytes before compression.
 pub struct OutputWriter {
     inner: Inner,
@@ -84,7 +88,7 @@ impl PipelinedGzip {
             .spawn(move || -> io::Result<()> {
                 let mut gz = flate2::write::GzEncoder::new(
                     BufWriter::with_capacity(CHUNK, file),
-                    flate2::Compression::new(6),
+                    flate2::Compression::new(LEVEL),
                 );
                 for chunk in rx {
                     gz.write_all(&chunk)?;

@@ -195,7 +195,7 @@ struct CopyText {
     /// An incomplete row carried over from the previous chunk.
     carry: Vec<u8>,
     fields: Vec<Vec<u8>>,
-    nulls: Vec<bool>,
+    spans: Vec<Span>,
     cells: CellVec,
 }
 
@@ -206,7 +206,7 @@ impl CopyText {
             fixes,
             carry: Vec::new(),
             fields: vec![Vec::with_capacity(32); n.max(1)],
-            nulls: vec![false; n.max(1)],
+            spans: vec![Span::Null; n.max(1)],
             cells: CellVec::with_capacity(n),
         }
     }
@@ -245,47 +245,68 @@ impl CopyText {
 
     fn line(&mut self, line: &[u8], sink: &mut dyn RowSink) -> Result<()> {
         let n = self.fixes.len();
+        // first pass: where each field is; only fields with escapes or fixes are copied
         let mut col = 0;
-        for raw in line.split(|&b| b == b'\t') {
-            if col >= n {
-                anyhow::bail!("PostgreSQL sent more fields than columns");
-            }
-            let out = &mut self.fields[col];
-            out.clear();
-            self.nulls[col] = raw == b"\\N";
-            if !self.nulls[col] {
-                unescape(raw, out);
-                match self.fixes[col] {
-                    Fix::None => {}
-                    Fix::Bool => {
-                        let t = out.as_slice() == b"t";
-                        out.clear();
-                        out.extend_from_slice(if t { b"true" } else { b"false" });
-                    }
-                    Fix::Bytea => {
-                        if out.starts_with(b"\\x") {
-                            out[0] = b'0';
+        let mut start = 0;
+        let bytes = line.len();
+        let mut i = 0;
+        while i <= bytes {
+            if i == bytes || line[i] == b'\t' {
+                if col >= n {
+                    anyhow::bail!("PostgreSQL sent more fields than columns");
+                }
+                let raw = &line[start..i];
+                self.spans[col] = if raw == b"\\N" {
+                    Span::Null
+                } else if self.fixes[col] == Fix::None && !raw.contains(&b'\\') {
+                    Span::Raw(start, i)
+                } else {
+                    let out = &mut self.fields[col];
+                    out.clear();
+                    unescape(raw, out);
+                    match self.fixes[col] {
+                        Fix::None => {}
+                        Fix::Bool => {
+                            let t = out.as_slice() == b"t";
+                            out.clear();
+                            out.extend_from_slice(if t { b"true" } else { b"false" });
+                        }
+                        Fix::Bytea => {
+                            if out.starts_with(b"\\x") {
+                                out[0] = b'0';
+                            }
                         }
                     }
-                }
+                    Span::Owned
+                };
+                col += 1;
+                start = i + 1;
             }
-            col += 1;
+            i += 1;
         }
         if col != n {
             anyhow::bail!("PostgreSQL sent {col} fields for {n} columns");
         }
+        // second pass: the row as cell references
         let mut cells = self.cells.take();
-        for i in 0..n {
-            cells.push(if self.nulls[i] {
-                None
-            } else {
-                Some(&self.fields[i][..])
+        for c in 0..n {
+            cells.push(match self.spans[c] {
+                Span::Null => None,
+                Span::Raw(a, b) => Some(&line[a..b]),
+                Span::Owned => Some(&self.fields[c][..]),
             });
         }
         let r = sink.row(&cells);
         self.cells.give(cells);
         r
     }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    Null,
+    Raw(usize, usize),
+    Owned,
 }
 
 fn unescape(raw: &[u8], out: &mut Vec<u8>) {

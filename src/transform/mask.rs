@@ -98,8 +98,12 @@ impl Masker {
                 let mut mac = self.hmac.clone().expect("hash masker has a key");
                 mac.update(v);
                 let digest = mac.finalize().into_bytes();
+                const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"h_");
-                out.extend_from_slice(hex::encode(&digest[..8]).as_bytes());
+                for b in &digest[..8] {
+                    out.push(HEX[(b >> 4) as usize]);
+                    out.push(HEX[(b & 15) as usize]);
+                }
             }
             MaskRule::Email => {
                 let s = String::from_utf8_lossy(v);

@@ -649,3 +649,97 @@ async fn postgres_sigterm_cancels_the_query_on_the_server() {
     .unwrap();
     assert_eq!(running, 0, "the query is still running on the server");
 }
+
+// ------------------------------------------------------------------ faults
+
+#[tokio::test]
+async fn one_failing_query_does_not_stop_the_others() {
+    let Some(url) = support::mysql() else { return };
+    let repo = Repo::new("mysql");
+    repo.query(
+        "a_broken.sql",
+        "output: {file: a.csv}",
+        "SELECT id FROM it_no_such_table",
+    );
+    repo.query("b_fine.sql", "output: {file: b.csv}", "SELECT 1 AS n");
+    let o = repo.run(&url, &["run", "--all", "--report", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let entries = report.as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["status"], "failed");
+    assert!(
+        entries[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("it_no_such_table")
+    );
+    assert_eq!(entries[1]["status"], "delivered");
+    assert_eq!(entries[1]["rows"], 1);
+    assert!(repo.out("b.csv").exists() && !repo.out("a.csv").exists());
+}
+
+/// Kills the export's connection from another session once it is streaming, then
+/// checks that nothing was delivered and that the next run works.
+async fn killed_mid_stream(driver: &str, url: &str, kill: &str, big: &str) {
+    let repo = Repo::new(driver);
+    repo.query(
+        "big.sql",
+        "output: {file: big.csv}\ntimeout: 2m",
+        &format!("SELECT a.n AS x, b.n AS y FROM {big} a, {big} b"),
+    );
+    let child = repo
+        .cmd(url)
+        .args(["run", "queries/big.sql"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    if driver == "mysql" {
+        my_exec(url, kill).await;
+    } else {
+        pg_exec(url, kill).await;
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("FAILED"), "{t}");
+    assert!(!t.contains("sqlcourier_admin:"), "no DSN in output: {t}");
+    assert!(!repo.out("big.csv").exists(), "nothing delivered");
+    // the next run works
+    repo.query(
+        "big.sql",
+        "output: {file: big.csv}",
+        &format!("SELECT COUNT(*) AS c FROM {big}"),
+    );
+    let o = repo.run(url, &["run", "queries/big.sql"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[tokio::test]
+async fn mysql_connection_killed_mid_stream() {
+    let Some(url) = support::mysql() else { return };
+    my_exec(
+        &url,
+        "DROP TABLE IF EXISTS it_big; CREATE TABLE it_big (n INT); INSERT INTO it_big SELECT seq FROM seq_1_to_20000;",
+    )
+    .await;
+    // a procedure-free kill: find the export's connection by its statement text
+    let kill = "SET @id = (SELECT id FROM information_schema.processlist WHERE info LIKE '%FROM it_big a, it_big b%' AND id <> CONNECTION_ID() LIMIT 1); SET @k = CONCAT('KILL CONNECTION ', @id); PREPARE s FROM @k; EXECUTE s;";
+    killed_mid_stream("mysql", &url, kill, "it_big").await;
+}
+
+#[tokio::test]
+async fn postgres_connection_killed_mid_stream() {
+    let Some(url) = support::postgres() else {
+        return;
+    };
+    pg_exec(
+        &url,
+        "DROP TABLE IF EXISTS it_pg_big; CREATE TABLE it_pg_big AS SELECT g AS n FROM generate_series(1, 20000) g;",
+    )
+    .await;
+    let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%it_pg_big a, it_pg_big b%' AND pid <> pg_backend_pid()";
+    killed_mid_stream("postgres", &url, kill, "it_pg_big").await;
+}
