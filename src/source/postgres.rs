@@ -214,7 +214,7 @@ impl CopyText {
     fn feed(&mut self, chunk: &[u8], sink: &mut dyn RowSink) -> Result<()> {
         let mut rest = chunk;
         if !self.carry.is_empty() {
-            match rest.iter().position(|&b| b == b'\n') {
+            match memchr::memchr(b'\n', rest) {
                 Some(i) => {
                     let mut line = std::mem::take(&mut self.carry);
                     line.extend_from_slice(&rest[..i]);
@@ -227,7 +227,7 @@ impl CopyText {
                 }
             }
         }
-        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', rest) {
             self.line(&rest[..i], sink)?;
             rest = &rest[i + 1..];
         }
@@ -248,41 +248,40 @@ impl CopyText {
         // first pass: where each field is; only fields with escapes or fixes are copied
         let mut col = 0;
         let mut start = 0;
-        let bytes = line.len();
-        let mut i = 0;
-        while i <= bytes {
-            if i == bytes || line[i] == b'\t' {
-                if col >= n {
-                    anyhow::bail!("PostgreSQL sent more fields than columns");
-                }
-                let raw = &line[start..i];
-                self.spans[col] = if raw == b"\\N" {
-                    Span::Null
-                } else if self.fixes[col] == Fix::None && !raw.contains(&b'\\') {
-                    Span::Raw(start, i)
-                } else {
-                    let out = &mut self.fields[col];
-                    out.clear();
-                    unescape(raw, out);
-                    match self.fixes[col] {
-                        Fix::None => {}
-                        Fix::Bool => {
-                            let t = out.as_slice() == b"t";
-                            out.clear();
-                            out.extend_from_slice(if t { b"true" } else { b"false" });
-                        }
-                        Fix::Bytea => {
-                            if out.starts_with(b"\\x") {
-                                out[0] = b'0';
-                            }
+        loop {
+            let end = memchr::memchr(b'\t', &line[start..]).map_or(line.len(), |i| start + i);
+            if col >= n {
+                anyhow::bail!("PostgreSQL sent more fields than columns");
+            }
+            let raw = &line[start..end];
+            self.spans[col] = if raw == b"\\N" {
+                Span::Null
+            } else if self.fixes[col] == Fix::None && memchr::memchr(b'\\', raw).is_none() {
+                Span::Raw(start, end)
+            } else {
+                let out = &mut self.fields[col];
+                out.clear();
+                unescape(raw, out);
+                match self.fixes[col] {
+                    Fix::None => {}
+                    Fix::Bool => {
+                        let t = out.as_slice() == b"t";
+                        out.clear();
+                        out.extend_from_slice(if t { b"true" } else { b"false" });
+                    }
+                    Fix::Bytea => {
+                        if out.starts_with(b"\\x") {
+                            out[0] = b'0';
                         }
                     }
-                    Span::Owned
-                };
-                col += 1;
-                start = i + 1;
+                }
+                Span::Owned
+            };
+            col += 1;
+            if end == line.len() {
+                break;
             }
-            i += 1;
+            start = end + 1;
         }
         if col != n {
             anyhow::bail!("PostgreSQL sent {col} fields for {n} columns");
