@@ -17,6 +17,8 @@ pub mod catalog;
 pub mod cli;
 pub mod demo;
 pub mod encode;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod pipeline;
 pub mod redact;

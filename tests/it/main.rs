@@ -2,6 +2,7 @@
 //! MariaDB and PostgreSQL (started by tests/run.sh) and the embedded SQLite demo.
 
 mod bad_input;
+mod fuzz_corpus;
 mod support;
 
 use sqlx::{Connection, Executor};
