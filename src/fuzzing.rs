@@ -94,9 +94,10 @@ pub fn csv_round_trip(data: &[u8]) {
         let parsed = parse(decoded.strip_prefix('\u{feff}').unwrap_or(&decoded));
         assert_eq!(parsed.len(), rows.len() + 1, "row count");
         for (r, p) in rows.iter().zip(&parsed[1..]) {
-            for i in 0..width {
+            assert_eq!(p.len(), width, "field count");
+            for (i, got) in p.iter().enumerate() {
                 let want = r.get(i).copied().flatten();
-                assert_eq!(p[i].as_deref(), want, "field {i}");
+                assert_eq!(got.as_deref(), want, "field {i}");
             }
         }
     }
