@@ -19,8 +19,11 @@ pub mod demo;
 pub mod encode;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod github;
 pub mod guard;
+pub mod notify;
 pub mod pipeline;
+pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod sink;

@@ -46,6 +46,9 @@ async fn async_main(cli: Cli) -> i32 {
     match &cli.command {
         Command::Run(args) => cli::run::run(cli.config.as_deref(), args, shutdown).await,
         Command::Demo(args) => cli::demo::run(args, shutdown).await,
+        Command::Plan(args) => cli::plan::run(cli.config.as_deref(), args).await,
+        Command::Github(args) => cli::github::run(args).await,
+        Command::Notify(args) => cli::notify::run(args).await,
         Command::Check(_) => unreachable!("handled without a runtime"),
     }
 }

@@ -3,6 +3,9 @@
 
 pub mod check;
 pub mod demo;
+pub mod github;
+pub mod notify;
+pub mod plan;
 pub mod run;
 
 use std::path::{Path, PathBuf};
@@ -71,6 +74,16 @@ pub enum Command {
     /// queries against it and write the CSV files under ./out/.
     #[command(after_help = "Example:\n  sqlcourier demo && ls out/")]
     Demo(demo::DemoArgs),
+    /// Print the GitHub Actions matrix of the queries a workflow run runs (JSON), for a
+    /// push, a schedule or a manual dispatch; each entry has its period and variants.
+    #[command(
+        after_help = "Examples:\n  sqlcourier plan --event push --before \"$BEFORE\" --after \"$AFTER\" --github-output\n  sqlcourier plan --event schedule --schedule monthly\n  sqlcourier plan --event workflow_dispatch --glob 'queries/monthly/*.sql' --period 2026-10\n  sqlcourier plan --event schedule --schedule monthly --as-of 2026-11-01T00:30:00+09:00"
+    )]
+    Plan(plan::PlanArgs),
+    /// GitHub API calls the workflows make (pull-request comments).
+    Github(github::GithubArgs),
+    /// Tell people how a workflow run went (Slack).
+    Notify(notify::NotifyArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

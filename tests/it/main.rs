@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod fuzz_corpus;
+mod github;
+mod github_api;
 mod support;
 
 use sqlx::{Connection, Executor};

@@ -1,0 +1,411 @@
+//! `plan`: which queries a workflow run should run, as a GitHub Actions matrix.
+//!
+//! - push: the query files added, changed or renamed between two commits (deleted ones
+//!   skipped; a first push, whose "before" is all zeros, and a "before" missing from
+//!   the clone after a force push, plan every query file of "after");
+//! - schedule: every query with that schedule;
+//! - manual dispatch: the query files matching a glob.
+//!
+//! Each entry carries the query, a stable `id` (safe in artifact names and concurrency
+//! groups), its period and its variants. A matrix holds at most 256 entries, so the
+//! entries are split into batches.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+
+/// GitHub's limit on the entries of one job matrix.
+pub const BATCH_SIZE: usize = 256;
+/// How many matrix jobs the workflow has (`run-0` … `run-3` in `_run-queries.yml`).
+pub const MAX_BATCHES: usize = 4;
+
+/// One matrix entry: one query, all its variants, one period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    /// The query file, relative to the repository root, with `/`.
+    pub query: String,
+    /// Letters, digits, `_` and `-` only; stable for a path.
+    pub id: String,
+    /// The period label (`2026-10`), or empty when the query has no period.
+    pub period: String,
+    /// The variant names; empty when the query has none.
+    pub variants: Vec<String>,
+}
+
+/// What changed between two commits under `queries/`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Added, modified or renamed (new path) query files, relative to the root.
+    pub files: Vec<String>,
+    /// Deleted query files (skipped; listed for the log).
+    pub deleted: Vec<String>,
+    /// Why every file was planned instead of a diff, if so.
+    pub everything_because: Option<String>,
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .context("cannot start git (is it installed?)")?;
+    if !out.status.success() {
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
+fn resolve_commit(root: &Path, rev: &str) -> Option<String> {
+    let spec = format!("{rev}^{{commit}}");
+    git(root, &["rev-parse", "--verify", "--quiet", &spec])
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+fn is_zero_sha(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c == '0')
+}
+
+fn is_query_path(p: &str) -> bool {
+    p.starts_with("queries/") && p.ends_with(".sql")
+}
+
+fn split_z(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|b| *b == 0)
+        .filter(|t| !t.is_empty())
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .collect()
+}
+
+/// The query files of a push from `before` to `after`. The working tree at `root` must
+/// be `after` (the files are checked from it).
+pub fn push_changes(root: &Path, before: &str, after: &str) -> Result<Changes> {
+    if after.is_empty() || is_zero_sha(after) {
+        bail!(
+            "--after `{after}` is not a commit (a push that deletes a branch has nothing to run)"
+        );
+    }
+    let after_id = resolve_commit(root, after)
+        .ok_or_else(|| anyhow!("--after {after} is not a commit in this clone"))?;
+    let head = resolve_commit(root, "HEAD").unwrap_or_default();
+    if head != after_id {
+        bail!(
+            "the checked-out commit is {head}, not --after {after}: plan reads the query files from the working tree, so check out {after} first"
+        );
+    }
+    let everything = |why: String| -> Result<Changes> {
+        let out = git(
+            root,
+            &[
+                "ls-tree",
+                "-r",
+                "-z",
+                "--name-only",
+                &after_id,
+                "--",
+                "queries/",
+            ],
+        )?;
+        let files = split_z(&out)
+            .into_iter()
+            .filter(|p| is_query_path(p))
+            .collect();
+        Ok(Changes {
+            files,
+            deleted: Vec::new(),
+            everything_because: Some(why),
+        })
+    };
+    if before.is_empty() || is_zero_sha(before) {
+        return everything(
+            "the push has no \"before\" commit (the first push of the branch): planning every query file".into(),
+        );
+    }
+    let Some(before_id) = resolve_commit(root, before) else {
+        return everything(format!(
+            "the \"before\" commit {before} is not in this clone (a force push rewrote the history, or the checkout is shallow): planning every query file"
+        ));
+    };
+    let out = git(
+        root,
+        &[
+            "diff",
+            "--name-status",
+            "-z",
+            "-M",
+            "--no-ext-diff",
+            "--relative",
+            &before_id,
+            &after_id,
+            "--",
+            "queries/",
+        ],
+    )?;
+    parse_name_status(&split_z(&out))
+}
+
+/// Parses `git diff --name-status -z -M` output.
+pub fn parse_name_status(tokens: &[String]) -> Result<Changes> {
+    let mut c = Changes::default();
+    let mut it = tokens.iter();
+    while let Some(status) = it.next() {
+        let kind = status.chars().next().unwrap_or('?');
+        let path = |it: &mut std::slice::Iter<'_, String>| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| anyhow!("git diff output ends after status {status}"))
+        };
+        match kind {
+            // renamed or copied: old path, then new path; run the new one
+            'R' | 'C' => {
+                let _old = path(&mut it)?;
+                let new = path(&mut it)?;
+                c.files.push(new);
+            }
+            'D' => c.deleted.push(path(&mut it)?),
+            'A' | 'M' | 'T' => c.files.push(path(&mut it)?),
+            // unmerged / unknown / broken pairing: never between two commits
+            _ => {
+                let p = path(&mut it)?;
+                bail!("git diff reported `{status}` for {p}, which plan does not understand");
+            }
+        }
+    }
+    c.files.retain(|p| is_query_path(p));
+    c.deleted.retain(|p| is_query_path(p));
+    c.files.sort();
+    c.files.dedup();
+    Ok(c)
+}
+
+/// Every query file under `root/queries`, relative to `root`, with `/`.
+pub fn all_query_files(root: &Path) -> Result<Vec<String>> {
+    let dir = root.join("queries");
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let files = crate::catalog::query_files(&[dir]).map_err(|d| anyhow!("{d}"))?;
+    Ok(files.iter().map(|p| rel_slash(root, p)).collect())
+}
+
+/// `p` relative to `root`, with `/` separators.
+pub fn rel_slash(root: &Path, p: &Path) -> String {
+    let r = p.strip_prefix(root).unwrap_or(p);
+    r.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The query files matching a glob such as `queries/monthly/*.sql` (`*` stays within
+/// one folder, `**` crosses folders).
+pub fn glob_files(root: &Path, glob: &str) -> Result<Vec<String>> {
+    let pattern = glob.trim().trim_start_matches("./");
+    let matcher = globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| anyhow!("--glob `{glob}` is not a usable pattern: {e}"))?
+        .compile_matcher();
+    let files: Vec<String> = all_query_files(root)?
+        .into_iter()
+        .filter(|p| matcher.is_match(p))
+        .collect();
+    if files.is_empty() {
+        bail!(
+            "no query file matches `{glob}`: the pattern is matched against paths like queries/monthly/signups.sql (`*` stays within one folder, `**` crosses folders)"
+        );
+    }
+    Ok(files)
+}
+
+/// A stable id for a query path, usable in artifact names and concurrency groups:
+/// `queries/monthly/signups.sql` → `monthly-signups`. Paths whose plain form would
+/// collide with another file in `all`, or that hold other characters, get a short hash.
+pub fn query_id(path: &str, all: &[String]) -> String {
+    let (plain, lossy) = plain_id(path);
+    let collides = all
+        .iter()
+        .any(|other| other != path && plain_id(other).0.eq_ignore_ascii_case(&plain));
+    if !lossy && !collides && !plain.is_empty() && plain.len() <= 80 {
+        return plain;
+    }
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(path.as_bytes()));
+    let cut: String = plain.chars().take(80).collect();
+    let mut base = cut.trim_matches(['-', '_']).to_string();
+    if base.is_empty() {
+        base.push_str("query");
+    }
+    format!("{base}-{}", &hash[..8])
+}
+
+fn plain_id(path: &str) -> (String, bool) {
+    let s = path.strip_prefix("queries/").unwrap_or(path);
+    let s = s.strip_suffix(".sql").unwrap_or(s);
+    let mut out = String::with_capacity(s.len());
+    let mut lossy = false;
+    for ch in s.chars() {
+        match ch {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' | '-' => out.push(ch),
+            '/' => out.push('-'),
+            _ => {
+                lossy = true;
+                if !out.ends_with('_') {
+                    out.push('_');
+                }
+            }
+        }
+    }
+    (out, lossy)
+}
+
+/// Splits entries into matrix batches of at most [`BATCH_SIZE`].
+pub fn batches(entries: &[Entry]) -> Result<Vec<Vec<Entry>>> {
+    let max = BATCH_SIZE * MAX_BATCHES;
+    if entries.len() > max {
+        bail!(
+            "the plan holds {} queries, more than the {max} ({MAX_BATCHES} jobs × {BATCH_SIZE}) one workflow run can start: run them in several manual runs with narrower globs (e.g. queries/monthly/a*.sql)",
+            entries.len()
+        );
+    }
+    Ok(entries.chunks(BATCH_SIZE).map(<[Entry]>::to_vec).collect())
+}
+
+/// The plan as printed on stdout.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlanOutput {
+    pub event: String,
+    /// The logical time periods were computed from (RFC 3339), if one was needed.
+    pub logical_time: Option<String>,
+    /// Where the logical time came from, in words.
+    pub logical_time_source: Option<String>,
+    /// The `--period` override, if given.
+    pub period_override: Option<String>,
+    pub count: usize,
+    pub batches: usize,
+    pub include: Vec<Entry>,
+    /// Deleted query files of a push (not run).
+    pub skipped_deleted: Vec<String>,
+}
+
+/// `key=value` lines for `$GITHUB_OUTPUT`: `batch-0`..`batch-3`, `count`, `batches`.
+pub fn github_output(batches: &[Vec<Entry>], count: usize) -> String {
+    #[derive(Serialize)]
+    struct Matrix<'a> {
+        include: &'a [Entry],
+    }
+    let mut s = String::new();
+    for i in 0..MAX_BATCHES {
+        let include: &[Entry] = batches.get(i).map(Vec::as_slice).unwrap_or(&[]);
+        let json = serde_json::to_string(&Matrix { include }).expect("entries serialise");
+        s.push_str(&format!("batch-{i}={json}\n"));
+    }
+    s.push_str(&format!("count={count}\nbatches={}\n", batches.len()));
+    s
+}
+
+/// Ids of the given paths, computed against every query file of the repository.
+pub fn ids_for(paths: &[String], all: &[String]) -> BTreeMap<String, String> {
+    paths
+        .iter()
+        .map(|p| (p.clone(), query_id(p, all)))
+        .collect()
+}
+
+/// `root` as a usable folder (`""` → `.`).
+pub fn root_dir(root: &Path) -> PathBuf {
+    if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root.to_path_buf()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn name_status_renames_deletes_and_non_queries() {
+        let c = parse_name_status(&toks(&[
+            "M",
+            "queries/a.sql",
+            "R087",
+            "queries/old.sql",
+            "queries/new.sql",
+            "D",
+            "queries/gone.sql",
+            "A",
+            "queries/README.md",
+            "A",
+            "queries/sub/b.sql",
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.files,
+            toks(&["queries/a.sql", "queries/new.sql", "queries/sub/b.sql"])
+        );
+        assert_eq!(c.deleted, toks(&["queries/gone.sql"]));
+        assert!(parse_name_status(&toks(&["R100", "queries/x.sql"])).is_err());
+    }
+
+    #[test]
+    fn ids_are_plain_when_they_can_be() {
+        let all = toks(&[
+            "queries/monthly/signups.sql",
+            "queries/a/b.sql",
+            "queries/a-b.sql",
+            "queries/月次/会員.sql",
+        ]);
+        assert_eq!(
+            query_id("queries/monthly/signups.sql", &all),
+            "monthly-signups"
+        );
+        let ab1 = query_id("queries/a/b.sql", &all);
+        let ab2 = query_id("queries/a-b.sql", &all);
+        assert_ne!(ab1, ab2);
+        assert!(ab1.starts_with("a-b-") && ab1.len() == 12, "{ab1}");
+        let jp = query_id("queries/月次/会員.sql", &all);
+        assert!(jp.starts_with("query-"), "{jp}");
+        assert!(
+            jp.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{jp}"
+        );
+        // stable
+        assert_eq!(jp, query_id("queries/月次/会員.sql", &all));
+    }
+
+    #[test]
+    fn batches_of_256_and_the_limit() {
+        let e = |i: usize| Entry {
+            query: format!("queries/q{i}.sql"),
+            id: format!("q{i}"),
+            period: String::new(),
+            variants: vec![],
+        };
+        let entries: Vec<Entry> = (0..300).map(e).collect();
+        let b = batches(&entries).unwrap();
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![256, 44]);
+        let out = github_output(&b, 300);
+        assert!(out.contains("batch-2={\"include\":[]}\n"), "{out}");
+        assert!(out.ends_with("count=300\nbatches=2\n"));
+        let too_many: Vec<Entry> = (0..1025).map(e).collect();
+        assert!(batches(&too_many).unwrap_err().to_string().contains("1025"));
+        assert_eq!(batches(&[]).unwrap().len(), 0);
+    }
+}
