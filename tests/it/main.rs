@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod fuzz_corpus;
+mod drive;
+mod drive_standin;
 mod support;
 
 use sqlx::{Connection, Executor};
