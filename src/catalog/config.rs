@@ -108,7 +108,7 @@ pub enum DestinationConfig {
 ///   opex-monthly:
 ///     type: drive
 ///     folder_id: 1AbCdEfGhIjKlMnOpQrStUvWxYz
-///     key_env: SQLCOURIER_DRIVE_KEY     # or key_file: /etc/sqlcourier/drive-key.json
+///     key_env: SQLCOURIER_GOOGLE_KEY    # or key_file: /etc/sqlcourier/drive-key.json
 ///     readers:
 ///       users: [ops-lead@example.com]
 ///       groups: [opex@example.com]
@@ -329,12 +329,12 @@ fn drive_problems(d: &DriveConfig) -> Vec<(Vec<&'static str>, String, &'static s
         (None, None) => p.push((
             vec!["folder_id"],
             "this Drive destination says nowhere where the service-account key is".to_string(),
-            "add `key_env: SQLCOURIER_DRIVE_KEY` (an environment variable holding the key JSON) or `key_file: path/to/key.json`",
+            "add `key_env: SQLCOURIER_GOOGLE_KEY` (an environment variable holding the key JSON) or `key_file: path/to/key.json`",
         )),
         (None, Some(env)) if !is_env_name(env) => p.push((
             vec!["key_env"],
             "`key_env` must be the NAME of an environment variable, not the key".to_string(),
-            "write e.g. `key_env: SQLCOURIER_DRIVE_KEY` and put the key JSON in that variable (a GitHub secret)",
+            "write e.g. `key_env: SQLCOURIER_GOOGLE_KEY` and put the key JSON in that variable (a GitHub secret)",
         )),
         _ => {}
     }
