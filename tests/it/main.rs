@@ -2,9 +2,9 @@
 //! MariaDB and PostgreSQL (started by tests/run.sh) and the embedded SQLite demo.
 
 mod bad_input;
-mod fuzz_corpus;
 mod drive;
 mod drive_standin;
+mod fuzz_corpus;
 mod support;
 
 use sqlx::{Connection, Executor};
