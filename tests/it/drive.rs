@@ -112,7 +112,29 @@ fn drive_delivers_with_provenance_and_a_rerun_updates_the_same_file() {
     );
     let first_id = f.id.clone();
 
-    // a re-run (new commit, same query and period) replaces the content of the same file
+    assert!(!p.contains_key("run_url"));
+
+    // a re-run with a run URL records it
+    let o = cmd(&repo, &s, SQLITE)
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "acme/reports")
+        .env("GITHUB_RUN_ID", "4242")
+        .args(["run", "queries/numbers.sql"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let f = &s.st().files_in(FOLDER)[0];
+    assert_eq!(
+        f.app_properties["run_url"],
+        "https://github.com/acme/reports/actions/runs/4242"
+    );
+    assert!(
+        f.description
+            .contains("Run: https://github.com/acme/reports/actions/runs/4242")
+    );
+
+    // a re-run (new commit, same query and period, no run URL) replaces the content of the
+    // same file, and clears the old run URL (sent as null)
     let o = cmd(&repo, &s, SQLITE)
         .env("GITHUB_SHA", "fedcba9876543210fedcba9876543210fedcba98")
         .args(["run", "queries/numbers.sql"])
@@ -127,6 +149,10 @@ fn drive_delivers_with_provenance_and_a_rerun_updates_the_same_file() {
         "fedcba9876543210fedcba9876543210fedcba98"
     );
     assert_eq!(files[0].content, local);
+    assert!(
+        !files[0].app_properties.contains_key("run_url"),
+        "stale run_url kept"
+    );
     // the folder lookup used the explicit scope and appProperties, on every call
     let log = s.st().log.clone();
     assert!(
@@ -134,7 +160,7 @@ fn drive_delivers_with_provenance_and_a_rerun_updates_the_same_file() {
             .any(|l| l.contains("/drive/v3/files?") && l.contains("appProperties")),
         "{log:#?}"
     );
-    assert_eq!(s.st().sessions_started, 2);
+    assert_eq!(s.st().sessions_started, 3);
     assert_no_secrets(&s, &o);
 }
 
@@ -207,6 +233,70 @@ fn drive_upload_resumes_after_each_fault() {
         }
         assert_no_secrets(&s, &o);
     }
+}
+
+#[test]
+fn drive_forgotten_session_starts_the_upload_over() {
+    let s = Standin::start();
+    let repo = repo("    chunk_size_mib: 1\n");
+    numbers_query(&repo, 28_000);
+    let o = run(&repo, &s, &["run", "queries/numbers_local.sql"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let local = std::fs::read(repo.out("numbers.csv")).unwrap();
+    {
+        let mut st = s.st();
+        st.fault_from = 1024 * 1024;
+        st.faults.push_back(Fault::ForgetSession);
+    }
+    let o = run(&repo, &s, &["run", "queries/numbers.sql"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        s.st().sessions_started,
+        2,
+        "a forgotten session was not replaced"
+    );
+    let files = s.st().files_in(FOLDER);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].content == local, "content differs");
+}
+
+#[test]
+fn drive_metadata_calls_retry_on_429_and_5xx_and_refresh_an_expired_token() {
+    let s = Standin::start();
+    let repo = repo("");
+    {
+        let mut st = s.st();
+        st.api_faults.push_back(Fault::Status(500, "backendError"));
+        st.api_faults
+            .push_back(Fault::Status(429, "rateLimitExceeded"));
+        st.api_faults.push_back(Fault::ExpireToken);
+    }
+    let o = run(&repo, &s, &["check", "--destinations"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(s.st().api_faults.is_empty());
+    assert_eq!(
+        s.st().token_requests,
+        2,
+        "the expired token was not refreshed"
+    );
+    // a 403 permission error is not retried
+    s.st()
+        .api_faults
+        .push_back(Fault::Status(403, "insufficientFilePermissions"));
+    let before = s.st().log.len();
+    let o = run(&repo, &s, &["check", "--destinations"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("is not allowed to do this"),
+        "{}",
+        text(&o)
+    );
+    let gets = s.st().log[before..]
+        .iter()
+        .filter(|l| l.starts_with("GET /drive/v3/files/"))
+        .count();
+    assert_eq!(gets, 1, "a permission error was retried");
+    assert_no_secrets(&s, &o);
 }
 
 #[test]

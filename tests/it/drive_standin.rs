@@ -47,6 +47,8 @@ pub enum Fault {
     ExpireToken,
     /// Answer the next session start with this status and reason.
     SessionStatus(u16, &'static str),
+    /// Forget the upload session (as Drive does after a week): the next chunk gets 404.
+    ForgetSession,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +83,9 @@ pub struct State {
     pub faults: VecDeque<Fault>,
     /// Chunk faults hit only chunks starting at this offset or later.
     pub fault_from: u64,
+    /// Faults for the next metadata calls (files get/list/update, permissions list):
+    /// `Status` answers with it, `ExpireToken` expires every token first.
+    pub api_faults: VecDeque<Fault>,
     /// "METHOD path?query [content-range]" for every request.
     pub log: Vec<String>,
     pub token_requests: u32,
@@ -291,6 +296,20 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     }
 
     // everything else needs a good token for the full drive scope
+    let api_fault = if path.starts_with("/drive/") {
+        state.lock().unwrap().api_faults.pop_front()
+    } else {
+        None
+    };
+    match api_fault {
+        Some(Fault::ExpireToken) => {
+            for v in state.lock().unwrap().tokens.values_mut() {
+                v.1 = true;
+            }
+        }
+        Some(Fault::Status(code, reason)) => return Ok(error(code, reason, "injected fault")),
+        _ => {}
+    }
     if let Some(r) = check_token(&state, bearer.as_deref()) {
         return Ok(r);
     }
@@ -571,6 +590,11 @@ async fn chunk(
         && let Some(r) = check_token(state, bearer.as_deref())
     {
         return Ok(r);
+    }
+    if let Some(Fault::ForgetSession) = fault {
+        let _ = req.into_body().collect().await;
+        state.lock().unwrap().sessions.remove(&sid);
+        return Ok(error(404, "notFound", "No such upload session."));
     }
     if let Some(Fault::Status(code, reason)) = fault {
         let _ = req.into_body().collect().await;
