@@ -279,6 +279,15 @@ fn drive_metadata_calls_retry_on_429_and_5xx_and_refresh_an_expired_token() {
         2,
         "the expired token was not refreshed"
     );
+    // a token endpoint that drops the connection is tried again
+    s.st().token_drops = 1;
+    let o = run(&repo, &s, &["check", "--destinations"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        s.st().token_requests,
+        4,
+        "the token request was not retried"
+    );
     // a 403 permission error is not retried
     s.st()
         .api_faults

@@ -86,6 +86,8 @@ pub struct State {
     /// Faults for the next metadata calls (files get/list/update, permissions list):
     /// `Status` answers with it, `ExpireToken` expires every token first.
     pub api_faults: VecDeque<Fault>,
+    /// How many token requests to answer by dropping the connection.
+    pub token_drops: u32,
     /// "METHOD path?query [content-range]" for every request.
     pub log: Vec<String>,
     pub token_requests: u32,
@@ -285,6 +287,16 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
         .map(str::to_string);
 
     if path == "/token" && method == "POST" {
+        {
+            let mut st = state.lock().unwrap();
+            if st.token_drops > 0 {
+                st.token_drops -= 1;
+                st.token_requests += 1;
+                return Err(std::io::Error::other(
+                    "token endpoint dropped the connection",
+                ));
+            }
+        }
         let body = req.into_body().collect().await.map_err(io)?.to_bytes();
         return Ok(token(&state, &body));
     }

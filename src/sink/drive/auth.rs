@@ -94,18 +94,41 @@ pub async fn authenticator(key: ServiceAccountKey, connector: Connector) -> Resu
 }
 
 /// The access token for [`SCOPE`] (cached until it nearly expires); `fresh` forces a new
-/// one (after a 401).
+/// one (after a 401). A token endpoint that cannot be reached is tried again (the same
+/// [`should_retry`](super::retry::should_retry) decides); a refused key is not.
 pub async fn token(auth: &Auth, fresh: bool) -> Result<String, Failure> {
-    let t = if fresh {
-        auth.force_refreshed_token(&[SCOPE]).await
-    } else {
-        auth.token(&[SCOPE]).await
+    let mut attempt = 0;
+    loop {
+        let got = if fresh {
+            auth.force_refreshed_token(&[SCOPE]).await
+        } else {
+            auth.token(&[SCOPE]).await
+        };
+        let fail = match got {
+            Ok(t) => {
+                let t = t
+                    .token()
+                    .ok_or_else(|| {
+                        Failure::Token("the token endpoint sent no access token".into())
+                    })?
+                    .to_string();
+                crate::redact::register(&t);
+                return Ok(t);
+            }
+            Err(
+                e @ (yup_oauth2::Error::HttpError(_)
+                | yup_oauth2::Error::HttpClientError(_)
+                | yup_oauth2::Error::LowLevelError(_)),
+            ) => Failure::Transport(format!(
+                "the token endpoint: {}",
+                crate::redact::scrub(&super::retry::transport_text(&e))
+            )),
+            Err(e) => return Err(Failure::Token(crate::redact::scrub(&e.to_string()))),
+        };
+        if attempt >= 4 || super::retry::should_retry(&fail) != super::retry::Decision::Retry {
+            return Err(fail);
+        }
+        tokio::time::sleep(super::retry::backoff(attempt)).await;
+        attempt += 1;
     }
-    .map_err(|e| Failure::Token(crate::redact::scrub(&e.to_string())))?;
-    let t = t
-        .token()
-        .ok_or_else(|| Failure::Token("the token endpoint sent no access token".into()))?
-        .to_string();
-    crate::redact::register(&t);
-    Ok(t)
 }
