@@ -546,3 +546,42 @@ fn drive_token_scope_is_the_full_drive_scope() {
     // the stand-in refuses tokens without it; this pins the constant the code sends
     assert_eq!(DRIVE_SCOPE, sqlcourier::sink::drive::auth::SCOPE);
 }
+
+#[test]
+fn drive_key_from_a_file_works_and_a_broken_key_is_explained_without_echoing_it() {
+    let s = Standin::start();
+    let repo = repo("");
+    let yaml = repo.path().join("sqlcourier.yaml");
+    let cfg = std::fs::read_to_string(&yaml).unwrap();
+    std::fs::write(
+        &yaml,
+        cfg.replace(
+            "key_env: SQLCOURIER_DRIVE_KEY",
+            "key_file: secrets/key.json",
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(repo.path().join("secrets")).unwrap();
+    std::fs::write(repo.path().join("secrets/key.json"), s.key_json()).unwrap();
+    let o = cmd(&repo, &s, SQLITE)
+        .env_remove("SQLCOURIER_DRIVE_KEY")
+        .args(["check", "--destinations"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // a key cut short: said in plain words, no part of it printed
+    let key = s.key_json();
+    std::fs::write(repo.path().join("secrets/key.json"), &key[..key.len() / 2]).unwrap();
+    let o = cmd(&repo, &s, SQLITE)
+        .args(["check", "--destinations"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("does not hold a Google service-account key JSON"),
+        "{}",
+        text(&o)
+    );
+    assert_no_secrets(&s, &o);
+}
