@@ -49,6 +49,7 @@ async fn async_main(cli: Cli) -> i32 {
         Command::Plan(args) => cli::plan::run(cli.config.as_deref(), args).await,
         Command::Github(args) => cli::github::run(args).await,
         Command::Notify(args) => cli::notify::run(args).await,
+        Command::Prune(args) => cli::destinations::prune(cli.config.as_deref(), args).await,
         Command::Check(_) => unreachable!("handled without a runtime"),
     }
 }
@@ -76,8 +77,11 @@ async fn wait_for_signal() {
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
+    // yup-oauth2 logs tokens at debug level: never let it, whatever SQLCOURIER_LOG says
+    let quiet = "yup_oauth2=warn".parse().expect("a valid directive");
     let filter = EnvFilter::try_from_env("SQLCOURIER_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("sqlcourier=info,warn"));
+        .unwrap_or_else(|_| EnvFilter::new("sqlcourier=info,warn"))
+        .add_directive(quiet);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -96,6 +96,61 @@ pub enum DestinationConfig {
         #[serde(default)]
         retention_days: Option<u32>,
     },
+    /// A Google Drive folder (My Drive or a shared drive), written by a service account.
+    /// See `sink::drive` and the operator section of README.md.
+    Drive(DriveConfig),
+}
+
+/// `type: drive` — where files go in Google Drive and who may see them.
+///
+/// ```yaml
+/// destinations:
+///   opex-monthly:
+///     type: drive
+///     folder_id: 1AbCdEfGhIjKlMnOpQrStUvWxYz
+///     key_env: SQLCOURIER_GOOGLE_KEY    # or key_file: /etc/sqlcourier/drive-key.json
+///     readers:
+///       users: [ops-lead@example.com]
+///       groups: [opex@example.com]
+///       domains: []
+///     retention_days: 400
+///     chunk_size_mib: 8
+///     convert_to_sheets: false
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriveConfig {
+    /// The folder's id: the last part of its link, `https://drive.google.com/drive/folders/<id>`.
+    pub folder_id: String,
+    /// Everyone who may see the folder. Any other permission on it makes runs refuse.
+    pub readers: Readers,
+    /// Days a delivered file is kept after its last update; `sqlcourier prune` trashes older ones.
+    #[serde(default)]
+    pub retention_days: Option<u32>,
+    /// A path to the service-account key JSON (relative to the repository root).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+    /// The NAME of an environment variable holding the service-account key JSON.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// Upload chunk size in MiB (default 8); memory use follows it, not the file size.
+    #[serde(default)]
+    pub chunk_size_mib: Option<u32>,
+    /// Convert uploaded CSV files to Google Sheets (limit: 10,000,000 cells).
+    #[serde(default)]
+    pub convert_to_sheets: bool,
+}
+
+/// The people allowed to see a Drive folder.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Readers {
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -214,6 +269,16 @@ impl RepoConfig {
                 );
             }
         }
+        for (name, dest) in &cfg.destinations {
+            if let DestinationConfig::Drive(d) = dest {
+                for (keys, msg, help) in drive_problems(d) {
+                    let mut at = vec!["destinations", name.as_str()];
+                    at.extend(keys);
+                    let (l, c) = locate_key(&idx, 1, last, &at);
+                    problems.push(Diagnostic::new(path, l, c, msg).help(help));
+                }
+            }
+        }
         if !is_env_name(&cfg.masking.key_env) {
             let (l, c) = locate_key(&idx, 1, last, &["masking", "key_env"]);
             problems.push(
@@ -238,6 +303,78 @@ impl RepoConfig {
     pub fn timezone(&self) -> &str {
         self.defaults.timezone.as_deref().unwrap_or("Asia/Tokyo")
     }
+}
+
+/// The problems of one `type: drive` destination: (key path, message, what to do).
+fn drive_problems(d: &DriveConfig) -> Vec<(Vec<&'static str>, String, &'static str)> {
+    let mut p = Vec::new();
+    if d.folder_id.is_empty()
+        || !d
+            .folder_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        p.push((
+            vec!["folder_id"],
+            "`folder_id` must be a Drive folder id (letters, digits, - and _)".to_string(),
+            "open the folder in Drive and copy the last part of its link, after /folders/",
+        ));
+    }
+    match (&d.key_file, &d.key_env) {
+        (Some(_), Some(_)) => p.push((
+            vec!["key_env"],
+            "give either `key_file` or `key_env`, not both".to_string(),
+            "keep the one that holds the service-account key",
+        )),
+        (None, None) => p.push((
+            vec!["folder_id"],
+            "this Drive destination says nowhere where the service-account key is".to_string(),
+            "add `key_env: SQLCOURIER_GOOGLE_KEY` (an environment variable holding the key JSON) or `key_file: path/to/key.json`",
+        )),
+        (None, Some(env)) if !is_env_name(env) => p.push((
+            vec!["key_env"],
+            "`key_env` must be the NAME of an environment variable, not the key".to_string(),
+            "write e.g. `key_env: SQLCOURIER_GOOGLE_KEY` and put the key JSON in that variable (a GitHub secret)",
+        )),
+        _ => {}
+    }
+    if let Some(mib) = d.chunk_size_mib
+        && !(1..=256).contains(&mib)
+    {
+        p.push((
+            vec!["chunk_size_mib"],
+            format!("`chunk_size_mib: {mib}` is out of range"),
+            "use a whole number of MiB from 1 to 256 (8 is a good default)",
+        ));
+    }
+    if d.readers.users.is_empty() && d.readers.groups.is_empty() && d.readers.domains.is_empty() {
+        p.push((
+            vec!["readers"],
+            "`readers` lists nobody, so nobody could open the files".to_string(),
+            "list the people (`users`), Google groups (`groups`) or domains (`domains`) allowed to see this folder",
+        ));
+    }
+    for (list, what) in [(&d.readers.users, "users"), (&d.readers.groups, "groups")] {
+        for r in list.iter() {
+            if !r.contains('@') || r.contains(char::is_whitespace) {
+                p.push((
+                    vec!["readers", what],
+                    format!("`{r}` in `readers.{what}` is not an e-mail address"),
+                    "write the address exactly as Drive's sharing dialog shows it",
+                ));
+            }
+        }
+    }
+    for r in &d.readers.domains {
+        if r.contains('@') || !r.contains('.') || r.contains(char::is_whitespace) {
+            p.push((
+                vec!["readers", "domains"],
+                format!("`{r}` in `readers.domains` is not a domain name"),
+                "write a domain such as example.com (everyone in it can see the folder)",
+            ));
+        }
+    }
+    p
 }
 
 fn is_env_name(s: &str) -> bool {
@@ -282,6 +419,29 @@ mod tests {
         let e = load("databases: {}\ndestinations:\n  x: {type: local, path: a, mode: 7}\n")
             .unwrap_err();
         assert!(e.to_string().contains("`mode` is not a setting"), "{e}");
+    }
+
+    #[test]
+    fn drive_destination_parses_and_is_validated() {
+        let c = load("databases: {}\ndestinations:\n  d:\n    type: drive\n    folder_id: abc_DEF-1\n    key_env: DRIVE_KEY\n    readers: {users: [a@example.com], domains: [example.com]}\n    retention_days: 30\n").unwrap();
+        let DestinationConfig::Drive(d) = &c.destinations["d"] else {
+            panic!("not drive")
+        };
+        assert_eq!(d.retention_days, Some(30));
+        assert!(!d.convert_to_sheets);
+        let e = load("databases: {}\ndestinations:\n  d:\n    type: drive\n    folder_id: abc\n    key_env: DRIVE_KEY\n    readers: {users: [a@example.com]}\n    share: anyone\n").unwrap_err();
+        assert!(e.to_string().contains("`share` is not a setting"), "{e}");
+        let e = load("databases: {}\ndestinations:\n  d:\n    type: drive\n    folder_id: \"a/b\"\n    key_env: '{\"private_key\": 1}'\n    readers: {users: [nobody]}\n    chunk_size_mib: 0\n").unwrap_err();
+        let t = e.to_string();
+        for needle in [
+            "`folder_id` must be",
+            "`key_env` must be the NAME",
+            "`nobody` in `readers.users`",
+            "`chunk_size_mib: 0`",
+        ] {
+            assert!(t.contains(needle), "missing {needle} in {t}");
+        }
+        assert!(!t.contains("private_key"), "{t}");
     }
 
     #[test]

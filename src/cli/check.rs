@@ -19,6 +19,14 @@ pub struct CheckArgs {
     /// masked or allowed, which files it produces).
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub explain: Option<Explain>,
+    /// Check only the destinations in sqlcourier.yaml, as a run does before its query:
+    /// a Drive folder must exist, be writable, and be shared with its `readers` only.
+    /// Touches no database. Give destination names to check only those.
+    #[arg(long, conflicts_with_all = ["paths", "explain"])]
+    pub destinations: bool,
+    /// With --destinations: the destination names to check (default: all).
+    #[arg(long = "destination", value_name = "NAME", requires = "destinations")]
+    pub only: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +51,9 @@ pub fn run(cli_config: Option<&std::path::Path>, args: &CheckArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    if args.destinations {
+        return super::destinations::check(&catalog, &args.only);
+    }
     let inputs = if args.paths.is_empty() {
         vec![catalog.root.join("queries")]
     } else {
@@ -133,6 +144,9 @@ pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
             .map(|d| match d {
                 crate::catalog::config::DestinationConfig::Local { path, .. } => {
                     format!("local folder `{}`", path.display())
+                }
+                crate::catalog::config::DestinationConfig::Drive(d) => {
+                    format!("Google Drive folder `{}`", d.folder_id)
                 }
             })
             .unwrap_or_default();

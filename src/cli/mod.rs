@@ -6,6 +6,7 @@ pub mod demo;
 pub mod github;
 pub mod notify;
 pub mod plan;
+pub mod destinations;
 pub mod run;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,12 @@ Examples:
   # run one query for last month, or a given month (backfill / re-run)
   SQLCOURIER_DB_MAIN='mysql://reader:…@db:3306/app' sqlcourier run queries/monthly/signups_by_prefecture.sql
   sqlcourier run queries/monthly/signups_by_prefecture.sql --period 2026-10
+
+  # check the destinations only (Drive folder sharing), touching no database
+  sqlcourier check --destinations
+
+  # trash delivered files older than each destination's retention_days
+  sqlcourier prune --dry-run
 
   # run every monthly query, with a machine-readable report
   sqlcourier run --schedule monthly --report json
@@ -84,6 +91,12 @@ pub enum Command {
     Github(github::GithubArgs),
     /// Tell people how a workflow run went (Slack).
     Notify(notify::NotifyArgs),
+    /// Trash delivered files older than their destination's `retention_days` — only
+    /// files sqlcourier delivered (marked in their appProperties).
+    #[command(
+        after_help = "Examples:\n  sqlcourier prune --dry-run\n  sqlcourier prune --destination opex-monthly"
+    )]
+    Prune(destinations::PruneArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

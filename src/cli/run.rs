@@ -90,7 +90,7 @@ pub async fn run_specs(
     let mut reports = Vec::new();
     for spec in specs {
         let dest = &catalog.config.destinations[&spec.file.front.destination];
-        let sink = AnySink::from_config(dest, &catalog.root);
+        let sink = AnySink::from_config(&spec.file.front.destination, dest, &catalog.root);
         let path = spec.file.path.display().to_string();
         tracing::info!(query = %path, "running");
         reports.extend(pipeline::run_query(spec, &path, &sink, ctx, shutdown).await);

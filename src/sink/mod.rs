@@ -5,6 +5,7 @@
 //! from what the sink confirmed. To add a sink, copy `local/`, implement the trait, and
 //! add a variant to [`AnySink`] and to `DestinationConfig`.
 
+pub mod drive;
 pub mod local;
 
 use std::path::Path;
@@ -54,14 +55,18 @@ pub trait Sink {
 /// Every sink sqlcourier has.
 pub enum AnySink {
     Local(local::LocalSink),
+    Drive(Box<drive::DriveSink>),
 }
 
 impl AnySink {
     /// The sink for a configured destination; relative paths are from `root`.
-    pub fn from_config(cfg: &DestinationConfig, root: &Path) -> AnySink {
+    pub fn from_config(name: &str, cfg: &DestinationConfig, root: &Path) -> AnySink {
         match cfg {
             DestinationConfig::Local { path, .. } => {
                 AnySink::Local(local::LocalSink::new(root.join(path)))
+            }
+            DestinationConfig::Drive(d) => {
+                AnySink::Drive(Box::new(drive::DriveSink::new(name, d.clone(), root)))
             }
         }
     }
@@ -71,16 +76,19 @@ impl Sink for AnySink {
     fn describe(&self) -> String {
         match self {
             AnySink::Local(s) => s.describe(),
+            AnySink::Drive(s) => s.describe(),
         }
     }
     async fn healthcheck(&self) -> Result<()> {
         match self {
             AnySink::Local(s) => s.healthcheck().await,
+            AnySink::Drive(s) => s.healthcheck().await,
         }
     }
     async fn deliver(&self, staged: &Path, delivery: &Delivery) -> Result<Delivered> {
         match self {
             AnySink::Local(s) => s.deliver(staged, delivery).await,
+            AnySink::Drive(s) => s.deliver(staged, delivery).await,
         }
     }
 }

@@ -2,6 +2,8 @@
 //! MariaDB and PostgreSQL (started by tests/run.sh) and the embedded SQLite demo.
 
 mod bad_input;
+mod drive;
+mod drive_standin;
 mod fuzz_corpus;
 mod github;
 mod github_api;

@@ -1,0 +1,134 @@
+//! The service account: its key (from a file or an environment variable), the
+//! authenticator and the one scope every call asks for. The key and every access
+//! token are registered with [`crate::redact`] as soon as they are read.
+
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use yup_oauth2::ServiceAccountKey;
+
+use super::retry::Failure;
+use super::{Auth, Connector};
+use crate::catalog::config::DriveConfig;
+
+/// The one scope every call asks for, so one token serves all of them. google-drive3
+/// picks a different default per method (`files.list` defaults to a read-only
+/// metadata scope that sees nothing sqlcourier wrote): never rely on it.
+pub const SCOPE: &str = "https://www.googleapis.com/auth/drive";
+
+/// Reads and parses the service-account key the destination names.
+pub fn load_key(cfg: &DriveConfig, root: &Path) -> Result<ServiceAccountKey> {
+    let (text, from) = match (&cfg.key_env, &cfg.key_file) {
+        (Some(env), _) => (
+            std::env::var(env).map_err(|_| {
+                anyhow!(
+                    "the environment variable {env} (the Google service-account key) is not set; ask the operator to add it as a secret"
+                )
+            })?,
+            format!("the environment variable {env}"),
+        ),
+        (None, Some(file)) => {
+            let p = root.join(file);
+            (
+                std::fs::read_to_string(&p).with_context(|| {
+                    format!(
+                        "cannot read the service-account key file {}; check `key_file` and the file's permissions",
+                        p.display()
+                    )
+                })?,
+                format!("the key file {}", p.display()),
+            )
+        }
+        (None, None) => anyhow::bail!("the destination names no service-account key"),
+    };
+    register_key_text(&text);
+    let key: ServiceAccountKey = serde_json::from_str(&text).map_err(|e| {
+        // serde's message names the line and column only, never the content
+        anyhow!(
+            "{from} does not hold a Google service-account key JSON (line {}, column {}); download a new JSON key for the service account in the Google Cloud console",
+            e.line(),
+            e.column()
+        )
+    })?;
+    register_key_text(&key.private_key);
+    if let Some(id) = &key.private_key_id {
+        crate::redact::register(id);
+    }
+    if !key.private_key.contains("PRIVATE KEY") {
+        anyhow::bail!(
+            "{from}: the key's `private_key` is not a PEM private key; download a new JSON key"
+        );
+    }
+    Ok(key)
+}
+
+/// Registers a key text and each line of it, so that no fragment of it can be printed.
+fn register_key_text(text: &str) {
+    crate::redact::register(text);
+    for line in text.split(['\n', '\\']) {
+        let line = line.trim_start_matches('n').trim();
+        if line.len() >= 16 && !line.starts_with("-----") {
+            crate::redact::register(line);
+        }
+    }
+}
+
+/// The authenticator for `key`, using `client`'s connector. Its token endpoint is the
+/// key's `token_uri`.
+pub async fn authenticator(key: ServiceAccountKey, connector: Connector) -> Result<Auth> {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, String>(connector);
+    yup_oauth2::ServiceAccountAuthenticator::with_client(
+        key,
+        yup_oauth2::CustomHyperClientBuilder::from(client),
+    )
+    .with_timeout(std::time::Duration::from_secs(60))
+    .build()
+    .await
+    .map_err(|e| {
+        anyhow!(
+            "cannot use the service-account key: {}",
+            crate::redact::scrub(&e.to_string())
+        )
+    })
+}
+
+/// The access token for [`SCOPE`] (cached until it nearly expires); `fresh` forces a new
+/// one (after a 401). A token endpoint that cannot be reached is tried again (the same
+/// [`should_retry`](super::retry::should_retry) decides); a refused key is not.
+pub async fn token(auth: &Auth, fresh: bool) -> Result<String, Failure> {
+    let mut attempt = 0;
+    loop {
+        let got = if fresh {
+            auth.force_refreshed_token(&[SCOPE]).await
+        } else {
+            auth.token(&[SCOPE]).await
+        };
+        let fail = match got {
+            Ok(t) => {
+                let t = t
+                    .token()
+                    .ok_or_else(|| {
+                        Failure::Token("the token endpoint sent no access token".into())
+                    })?
+                    .to_string();
+                crate::redact::register(&t);
+                return Ok(t);
+            }
+            Err(
+                e @ (yup_oauth2::Error::HttpError(_)
+                | yup_oauth2::Error::HttpClientError(_)
+                | yup_oauth2::Error::LowLevelError(_)),
+            ) => Failure::Transport(format!(
+                "the token endpoint: {}",
+                crate::redact::scrub(&super::retry::transport_text(&e))
+            )),
+            Err(e) => return Err(Failure::Token(crate::redact::scrub(&e.to_string()))),
+        };
+        if attempt >= 4 || super::retry::should_retry(&fail) != super::retry::Decision::Retry {
+            return Err(fail);
+        }
+        tokio::time::sleep(super::retry::backoff(attempt)).await;
+        attempt += 1;
+    }
+}

@@ -1,0 +1,216 @@
+//! Before any query runs (and again right before each upload): the folder exists, is a
+//! folder, the service account can add files to it, and nobody but the configured
+//! readers can see it. Fails closed: a permission sqlcourier cannot place is refused.
+//!
+//! Allowed, besides `readers`: the service account itself. Nobody else is implied —
+//! the folder's owner (My Drive) and the shared drive's members can open every file,
+//! so they must be listed in `readers` too.
+
+use anyhow::{Result, anyhow};
+use google_drive3::api::Permission;
+
+use super::auth::SCOPE;
+use super::{FOLDER_MIME, Session};
+use crate::catalog::config::{DriveConfig, Readers};
+
+/// What the healthcheck learned about the folder.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    pub name: String,
+    /// The shared drive holding the folder; `None` in a My Drive.
+    pub drive_id: Option<String>,
+}
+
+pub async fn check(s: &Session, cfg: &DriveConfig) -> Result<Folder> {
+    let id = cfg.folder_id.as_str();
+    // a token first: a bad key or token endpoint is said as such, not as "not found"
+    super::auth::token(&s.auth, false).await.map_err(|f| {
+        anyhow!(super::retry::explain(
+            &f,
+            "signing in to Google",
+            &s.service_account
+        ))
+    })?;
+    let what = format!("reading the Drive folder {id}");
+    let file = s
+        .call_raw(&mut || {
+            s.hub
+                .files()
+                .get(id)
+                .supports_all_drives(true)
+                .param("fields", "id,name,mimeType,trashed,driveId,capabilities(canAddChildren)")
+                .add_scope(SCOPE)
+                .doit()
+        })
+        .await
+        .map_err(|f| {
+            if f.is_not_found() {
+                anyhow!(
+                    "the Drive folder {id} was not found, or the service account {} cannot see it; check `folder_id` and add the service account to the shared drive (or share the folder with it)",
+                    s.service_account
+                )
+            } else {
+                anyhow!(super::retry::explain(&f, &what, &s.service_account))
+            }
+        })?;
+    let name = file.name.clone().unwrap_or_default();
+    if file.mime_type.as_deref() != Some(FOLDER_MIME) {
+        anyhow::bail!(
+            "{id} (\"{name}\") is a file, not a folder; set `folder_id` to the folder's id (the part after /folders/ in its link)"
+        );
+    }
+    if file.trashed == Some(true) {
+        anyhow::bail!(
+            "the Drive folder \"{name}\" ({id}) is in the trash; restore it or use another folder"
+        );
+    }
+    let can_add = file
+        .capabilities
+        .as_ref()
+        .and_then(|c| c.can_add_children)
+        .unwrap_or(false);
+    if !can_add {
+        anyhow::bail!(
+            "the service account {} cannot add files to the Drive folder \"{name}\" ({id}); make it Content manager of the shared drive (or Editor of the folder)",
+            s.service_account
+        );
+    }
+
+    let perms = list_permissions(s, id).await?;
+    let unexpected = unexpected(&perms, &cfg.readers, &s.service_account);
+    if !unexpected.is_empty() {
+        anyhow::bail!(
+            "refusing to deliver: the Drive folder \"{name}\" ({id}) can be seen by people who are not in its `readers`:\n{}\nremove them in Drive (Share → General access: Restricted; remove the people), or — if the data owner agrees — add them to `readers` in sqlcourier.yaml",
+            unexpected
+                .iter()
+                .map(|u| format!("  - {u}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+    }
+    Ok(Folder {
+        name,
+        drive_id: file.drive_id,
+    })
+}
+
+async fn list_permissions(s: &Session, id: &str) -> Result<Vec<Permission>> {
+    let mut all = Vec::new();
+    let mut page: Option<String> = None;
+    loop {
+        let what = format!("reading the sharing of the Drive folder {id}");
+        let token = page.clone();
+        let list = s
+            .call(&what, || {
+                let mut c = s
+                    .hub
+                    .permissions()
+                    .list(id)
+                    .supports_all_drives(true)
+                    .page_size(100)
+                    .param(
+                        "fields",
+                        "nextPageToken,permissions(id,type,role,emailAddress,domain,deleted,displayName)",
+                    )
+                    .add_scope(SCOPE);
+                if let Some(t) = &token {
+                    c = c.page_token(t);
+                }
+                c.doit()
+            })
+            .await?;
+        all.extend(list.permissions.unwrap_or_default());
+        match list.next_page_token {
+            Some(t) if !t.is_empty() => page = Some(t),
+            _ => return Ok(all),
+        }
+    }
+}
+
+/// The permissions outside `readers` (and the service account), in words.
+pub fn unexpected(perms: &[Permission], readers: &Readers, service_account: &str) -> Vec<String> {
+    let has = |list: &[String], v: &str| list.iter().any(|x| x.eq_ignore_ascii_case(v));
+    let mut out = Vec::new();
+    for p in perms {
+        let kind = p.type_.as_deref().unwrap_or("");
+        let role = p.role.as_deref().unwrap_or("?");
+        let email = p.email_address.as_deref().unwrap_or("");
+        let domain = p.domain.as_deref().unwrap_or("");
+        let ok = match kind {
+            "user" => {
+                p.deleted != Some(true)
+                    && (email.eq_ignore_ascii_case(service_account) || has(&readers.users, email))
+            }
+            "group" => p.deleted != Some(true) && has(&readers.groups, email),
+            "domain" => has(&readers.domains, domain),
+            _ => false,
+        };
+        if ok {
+            continue;
+        }
+        out.push(match kind {
+            "anyone" => format!("anyone with the link (link sharing is on), as {role}"),
+            "user" | "group" => format!(
+                "{kind} {} as {role}{}",
+                if email.is_empty() {
+                    "(no address)"
+                } else {
+                    email
+                },
+                if p.deleted == Some(true) {
+                    " (deleted account)"
+                } else {
+                    ""
+                }
+            ),
+            "domain" => format!("everyone in the domain {domain}, as {role}"),
+            other => format!(
+                "a permission of type `{other}` (id {}), as {role}",
+                p.id.as_deref().unwrap_or("?")
+            ),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn perm(kind: &str, email: &str, domain: &str) -> Permission {
+        Permission {
+            type_: Some(kind.into()),
+            role: Some("reader".into()),
+            email_address: (!email.is_empty()).then(|| email.to_string()),
+            domain: (!domain.is_empty()).then(|| domain.to_string()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_configured_readers_and_the_service_account_pass() {
+        let readers = Readers {
+            users: vec!["Ann@Example.com".into()],
+            groups: vec!["ops@example.com".into()],
+            domains: vec!["example.com".into()],
+        };
+        let sa = "sa@p.iam.gserviceaccount.com";
+        let ok = [
+            perm("user", "ann@example.com", ""),
+            perm("user", sa, ""),
+            perm("group", "ops@example.com", ""),
+            perm("domain", "", "example.com"),
+        ];
+        assert!(unexpected(&ok, &readers, sa).is_empty());
+        let bad = [
+            perm("anyone", "", ""),
+            perm("user", "eve@example.org", ""),
+            perm("group", "all@example.com", ""),
+            perm("domain", "", "example.org"),
+        ];
+        let u = unexpected(&bad, &readers, sa);
+        assert_eq!(u.len(), 4, "{u:?}");
+        assert!(u[0].contains("link sharing"));
+        assert!(u[1].contains("eve@example.org"));
+    }
+}
