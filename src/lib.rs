@@ -23,6 +23,7 @@ pub mod guard;
 pub mod pipeline;
 pub mod redact;
 pub mod report;
+pub mod runner;
 pub mod sink;
 pub mod source;
 pub mod transform;
