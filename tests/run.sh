@@ -32,6 +32,9 @@ step() {
   fi
 }
 
+# moto server: the local AWS endpoint of the runner-registration tests (tests/runner.rs)
+step "moto (local AWS for tests/runner.rs)" bash tests/lib/moto.sh
+
 if [ "$quick" -eq 0 ]; then
   step "cargo fmt --check" cargo fmt --all -- --check
   step "cargo clippy" cargo clippy --all-targets --quiet -- -D warnings

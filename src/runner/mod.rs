@@ -1,0 +1,563 @@
+//! The runner-registration function (`sqlcourier-runner-registration`), deployed by
+//! `runner-ami/stack/runner-stack.yaml` as an AWS Lambda custom runtime. Its contract
+//! is in `runner-ami/README.md` ("Contract with the registration function"):
+//!
+//! - `EC2 Instance-launch Lifecycle Action`: mint a JIT runner config for the launching
+//!   instance (runner name = instance id), store it as the SecureString
+//!   `<prefix>/jit/<instance-id>` tagged `sqlcourier:instance-arn=<instance ARN>`, tag the
+//!   instance the same way, complete the hook with CONTINUE, or ABANDON on any failure.
+//! - `EC2 Instance Terminate Successful` / `EC2 Instance Launch Unsuccessful`: remove that
+//!   instance's runner and parameter.
+//! - `Scheduled Event`: remove offline runners whose instance is gone, and JIT
+//!   parameters whose instance is gone or that are older than
+//!   `SQLCOURIER_JIT_MAX_AGE_MINUTES` (default 20).
+//!
+//! The GitHub App key is read from SSM into memory and only used to sign JWTs; the JIT
+//! config goes from GitHub's answer straight into `PutParameter`. Neither, nor any
+//! token, is ever logged (see [`scrub`]).
+
+pub mod aws;
+pub mod github;
+pub mod http;
+pub mod lambda;
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tracing::{error, info, warn};
+
+use aws::Aws;
+use github::GitHub;
+
+/// The function's settings, from the environment the stack sets.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ssm_prefix: String,
+    pub owner: String,
+    pub repo: String,
+    pub app_id: u64,
+    pub app_key_parameter: String,
+    pub labels: Vec<String>,
+    pub runner_group_id: u64,
+    pub asg_name: String,
+    pub instance_arn_tag: String,
+    pub github_api_url: String,
+    pub stale_after: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let req = |k: &str| -> Result<String> {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| anyhow!("{k} is not set"))
+        };
+        let ssm_prefix = req("SQLCOURIER_SSM_PREFIX")?
+            .trim_end_matches('/')
+            .to_string();
+        if !ssm_prefix.starts_with('/') {
+            bail!(
+                "SQLCOURIER_SSM_PREFIX must start with '/' (e.g. /sqlcourier/runner), got {ssm_prefix:?}"
+            );
+        }
+        let app_id = req("SQLCOURIER_GITHUB_APP_ID")?;
+        let app_id = app_id
+            .parse()
+            .with_context(|| format!("SQLCOURIER_GITHUB_APP_ID is not a number: {app_id:?}"))?;
+        let group = get("SQLCOURIER_RUNNER_GROUP_ID").unwrap_or_else(|| "1".into());
+        let runner_group_id = group
+            .trim()
+            .parse()
+            .with_context(|| format!("SQLCOURIER_RUNNER_GROUP_ID is not a number: {group:?}"))?;
+        let labels: Vec<String> = req("SQLCOURIER_RUNNER_LABELS")?
+            .split(',')
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        if labels.is_empty() || labels.len() > 100 {
+            bail!("SQLCOURIER_RUNNER_LABELS must name 1 to 100 labels");
+        }
+        let minutes = get("SQLCOURIER_JIT_MAX_AGE_MINUTES").unwrap_or_else(|| "20".into());
+        let minutes: u64 = minutes.trim().parse().with_context(|| {
+            format!("SQLCOURIER_JIT_MAX_AGE_MINUTES is not a number: {minutes:?}")
+        })?;
+        Ok(Self {
+            ssm_prefix,
+            owner: req("SQLCOURIER_GITHUB_OWNER")?,
+            repo: req("SQLCOURIER_GITHUB_REPO")?,
+            app_id,
+            app_key_parameter: req("SQLCOURIER_GITHUB_APP_KEY_PARAMETER")?,
+            labels,
+            runner_group_id,
+            asg_name: req("SQLCOURIER_ASG_NAME")?,
+            instance_arn_tag: get("SQLCOURIER_INSTANCE_ARN_TAG")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "sqlcourier:instance-arn".into()),
+            github_api_url: get("SQLCOURIER_GITHUB_API_URL")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "https://api.github.com".into()),
+            stale_after: Duration::from_secs(minutes * 60),
+        })
+    }
+
+    pub fn jit_path(&self) -> String {
+        format!("{}/jit", self.ssm_prefix)
+    }
+
+    pub fn jit_parameter(&self, instance_id: &str) -> String {
+        format!("{}/jit/{instance_id}", self.ssm_prefix)
+    }
+}
+
+/// `i-` and 8 or 17 hex digits: what EC2 instance ids (and so our runner names) look like.
+pub fn is_instance_id(s: &str) -> bool {
+    s.strip_prefix("i-").is_some_and(|h| {
+        (8..=17).contains(&h.len())
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Replaces `secret` (when non-trivial) and every secret registered with
+/// [`crate::redact`] in `text`.
+pub fn scrub(text: &str, secret: Option<&str>) -> String {
+    let mut out = crate::redact::scrub(text);
+    if let Some(s) = secret.filter(|s| s.len() >= 8) {
+        out = out.replace(s, "***");
+    }
+    out
+}
+
+#[derive(Debug, Deserialize)]
+struct Event {
+    #[serde(rename = "detail-type", default)]
+    detail_type: String,
+    #[serde(default)]
+    source: String,
+    #[serde(default)]
+    account: String,
+    #[serde(default)]
+    region: String,
+    #[serde(default)]
+    resources: Vec<String>,
+    #[serde(default)]
+    detail: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct LaunchDetail {
+    #[serde(rename = "LifecycleActionToken", default)]
+    token: String,
+    #[serde(rename = "AutoScalingGroupName")]
+    group: String,
+    #[serde(rename = "LifecycleHookName")]
+    hook: String,
+    #[serde(rename = "EC2InstanceId")]
+    instance_id: String,
+    #[serde(rename = "LifecycleTransition", default)]
+    transition: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct InstanceDetail {
+    #[serde(rename = "AutoScalingGroupName", default)]
+    group: String,
+    #[serde(rename = "EC2InstanceId", default)]
+    instance_id: String,
+}
+
+/// The function: configuration, AWS client, and (once needed) the GitHub client.
+pub struct Registrar {
+    cfg: Config,
+    aws: Aws,
+    github: OnceCell<GitHub>,
+}
+
+impl Registrar {
+    pub fn new(cfg: Config, aws: Aws) -> Self {
+        Self {
+            cfg,
+            aws,
+            github: OnceCell::new(),
+        }
+    }
+
+    /// The GitHub client, authenticated as the App installation. The key is read from
+    /// SSM once per container and kept in memory only.
+    async fn github(&self) -> Result<&GitHub> {
+        self.github
+            .get_or_try_init(|| async {
+                let pem = self
+                    .aws
+                    .get_secure_parameter(&self.cfg.app_key_parameter)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "reading the GitHub App key from SSM {}",
+                            self.cfg.app_key_parameter
+                        )
+                    })?;
+                crate::redact::register(pem.trim());
+                GitHub::connect(
+                    &self.cfg.github_api_url,
+                    self.cfg.app_id,
+                    &pem,
+                    &self.cfg.owner,
+                    &self.cfg.repo,
+                )
+                .await
+            })
+            .await
+    }
+
+    /// One EventBridge event. The returned JSON is the invocation's result.
+    pub async fn handle(&self, event: Value) -> Result<Value> {
+        let ev: Event =
+            serde_json::from_value(event).context("the event is not an EventBridge event")?;
+        match ev.detail_type.as_str() {
+            "EC2 Instance-launch Lifecycle Action" => self.on_launch(&ev).await,
+            "EC2 Instance Terminate Successful" | "EC2 Instance Launch Unsuccessful" => {
+                self.on_instance_gone(&ev).await
+            }
+            "Scheduled Event" => self.sweep().await,
+            other => {
+                warn!(detail_type = other, source = %ev.source, "ignoring an event of unknown kind");
+                Ok(json!({"ignored": other}))
+            }
+        }
+    }
+
+    fn instance_arn(&self, ev: &Event, instance_id: &str) -> Result<String> {
+        let partition = ev
+            .resources
+            .iter()
+            .find_map(|r| r.strip_prefix("arn:").and_then(|r| r.split(':').next()))
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws");
+        let region = if ev.region.is_empty() {
+            self.aws.region()
+        } else {
+            &ev.region
+        };
+        if ev.account.len() != 12 || !ev.account.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("the event has no valid account id ({:?})", ev.account);
+        }
+        Ok(format!(
+            "arn:{partition}:ec2:{region}:{}:instance/{instance_id}",
+            ev.account
+        ))
+    }
+
+    async fn on_launch(&self, ev: &Event) -> Result<Value> {
+        let d: LaunchDetail = serde_json::from_value(ev.detail.clone())
+            .context("launch lifecycle event without its detail")?;
+        if d.transition != "autoscaling:EC2_INSTANCE_LAUNCHING" {
+            info!(transition = %d.transition, "not a launch transition; ignored");
+            return Ok(json!({"ignored": d.transition}));
+        }
+        if d.group != self.cfg.asg_name {
+            warn!(group = %d.group, expected = %self.cfg.asg_name, "lifecycle action of another group; ignored");
+            return Ok(json!({"ignored": d.group}));
+        }
+        let id = d.instance_id.as_str();
+        info!(instance = id, hook = %d.hook, "launch lifecycle action: registering a JIT runner");
+        let mut minted: Option<u64> = None;
+        let outcome = match self.instance_arn(ev, id) {
+            Ok(arn) if is_instance_id(id) => self.register(id, &arn, &mut minted).await,
+            Ok(_) => Err(anyhow!("{id:?} is not an instance id")),
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {
+                self.aws
+                    .complete_lifecycle_action(&d.group, &d.hook, &d.token, id, "CONTINUE")
+                    .await
+                    .context("CompleteLifecycleAction CONTINUE")?;
+                info!(instance = id, result = "CONTINUE", "launch hook completed");
+                Ok(json!({"instance": id, "result": "CONTINUE"}))
+            }
+            Err(e) => {
+                error!(instance = id, error = %scrub(&format!("{e:#}"), None), "registration failed; abandoning the launch");
+                self.undo(id, minted).await;
+                self.aws
+                    .complete_lifecycle_action(&d.group, &d.hook, &d.token, id, "ABANDON")
+                    .await
+                    .context("CompleteLifecycleAction ABANDON")?;
+                info!(instance = id, result = "ABANDON", "launch hook completed");
+                Ok(json!({"instance": id, "result": "ABANDON"}))
+            }
+        }
+    }
+
+    /// Mint, store, tag. `minted` is set as soon as a runner exists on GitHub, so that a
+    /// failure after it can remove the runner again.
+    async fn register(&self, id: &str, arn: &str, minted: &mut Option<u64>) -> Result<()> {
+        let gh = self.github().await?;
+        // A retried event: a runner of this name from the earlier attempt would make
+        // generate-jitconfig answer 409. Its config was never used; replace it.
+        for r in gh
+            .list_runners(Some(id))
+            .await?
+            .into_iter()
+            .filter(|r| r.name == id)
+        {
+            warn!(instance = id, runner_id = r.id, status = %r.status, "a runner with this name exists already; replacing it");
+            gh.delete_runner(r.id).await?;
+        }
+        let (runner_id, jit) = gh
+            .mint_jit_config(id, self.cfg.runner_group_id, &self.cfg.labels)
+            .await
+            .map_err(|e| anyhow!("minting the JIT runner config: {}", github::describe(&e)))?;
+        *minted = Some(runner_id);
+        info!(
+            instance = id,
+            runner_id,
+            bytes = jit.expose().len(),
+            "JIT runner config minted"
+        );
+
+        let name = self.cfg.jit_parameter(id);
+        let description = format!("sqlcourier JIT runner config for {id} (single use)");
+        let tag = (self.cfg.instance_arn_tag.as_str(), arn);
+        let put = match self
+            .aws
+            .put_secure_parameter(&name, jit.expose(), &description, tag)
+            .await
+        {
+            Err(e) if aws::is_code(&e, "ParameterAlreadyExists") => {
+                warn!(parameter = %name, "parameter exists from an earlier attempt; replacing it");
+                self.aws.delete_parameter(&name).await?;
+                self.aws
+                    .put_secure_parameter(&name, jit.expose(), &description, tag)
+                    .await
+            }
+            other => other,
+        };
+        put.map_err(|e| {
+            anyhow!(
+                "{}",
+                scrub(&format!("storing {name}: {e:#}"), Some(jit.expose()))
+            )
+        })?;
+        drop(jit);
+        info!(instance = id, parameter = %name, "JIT config stored as SecureString");
+
+        self.aws
+            .tag_instance(id, &self.cfg.instance_arn_tag, arn)
+            .await
+            .with_context(|| format!("tagging {id} with {}", self.cfg.instance_arn_tag))?;
+        info!(instance = id, tag = %self.cfg.instance_arn_tag, "instance tagged with its ARN");
+        Ok(())
+    }
+
+    /// Best effort after a failed registration: no runner, no parameter left behind.
+    async fn undo(&self, id: &str, minted: Option<u64>) {
+        if let Some(runner_id) = minted
+            && let Ok(gh) = self.github().await
+            && let Err(e) = gh.delete_runner(runner_id).await
+        {
+            warn!(instance = id, runner_id, error = %scrub(&format!("{e:#}"), None), "could not delete the minted runner; the sweep will");
+        }
+        if is_instance_id(id)
+            && let Err(e) = self.aws.delete_parameter(&self.cfg.jit_parameter(id)).await
+        {
+            warn!(instance = id, error = %scrub(&format!("{e:#}"), None), "could not delete the parameter; the sweep will");
+        }
+    }
+
+    async fn on_instance_gone(&self, ev: &Event) -> Result<Value> {
+        let d: InstanceDetail =
+            serde_json::from_value(ev.detail.clone()).unwrap_or(InstanceDetail {
+                group: String::new(),
+                instance_id: String::new(),
+            });
+        if !d.group.is_empty() && d.group != self.cfg.asg_name {
+            warn!(group = %d.group, "instance event of another group; ignored");
+            return Ok(json!({"ignored": d.group}));
+        }
+        let id = d.instance_id.as_str();
+        if !is_instance_id(id) {
+            info!(detail_type = %ev.detail_type, "instance event without an instance id; nothing to clean up");
+            return Ok(json!({"ignored": ev.detail_type}));
+        }
+        let deleted_parameter = self
+            .aws
+            .delete_parameter(&self.cfg.jit_parameter(id))
+            .await?;
+        let gh = self.github().await?;
+        let mut deleted_runners = 0;
+        for r in gh
+            .list_runners(Some(id))
+            .await?
+            .into_iter()
+            .filter(|r| r.name == id)
+        {
+            if gh.delete_runner(r.id).await? {
+                deleted_runners += 1;
+            }
+        }
+        info!(
+            instance = id,
+            deleted_parameter, deleted_runners, "cleaned up after a gone instance"
+        );
+        Ok(
+            json!({"instance": id, "deleted_parameter": deleted_parameter, "deleted_runners": deleted_runners}),
+        )
+    }
+
+    /// The hourly sweep. Every failure is logged and counted; the invocation fails at
+    /// the end if any happened, after doing everything it could.
+    pub async fn sweep(&self) -> Result<Value> {
+        let mut failures = 0usize;
+        let params = self.aws.list_parameters(&self.cfg.jit_path()).await?;
+        let runners = match self.github().await {
+            Ok(gh) => match gh.list_runners(None).await {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    error!(error = %scrub(&format!("{e:#}"), None), "listing runners failed; sweeping parameters only");
+                    failures += 1;
+                    None
+                }
+            },
+            Err(e) => {
+                error!(error = %scrub(&format!("{e:#}"), None), "no GitHub client; sweeping parameters only");
+                failures += 1;
+                None
+            }
+        };
+        let offline: Vec<_> = runners
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| is_instance_id(&r.name) && r.status == "offline" && !r.busy)
+            .collect();
+        let prefix = format!("{}/", self.cfg.jit_path());
+        let mut ids: BTreeSet<String> = offline.iter().map(|r| r.name.clone()).collect();
+        for p in &params {
+            if let Some(id) = p.name.strip_prefix(&prefix).filter(|id| is_instance_id(id)) {
+                ids.insert(id.to_string());
+            }
+        }
+        let ids: Vec<String> = ids.into_iter().collect();
+        let states: HashMap<String, String> = self.aws.instance_states(&ids).await?;
+        let gone = |id: &str| match states.get(id).map(String::as_str) {
+            None | Some("terminated") | Some("shutting-down") => true,
+            Some(_) => false,
+        };
+
+        let now = chrono::Utc::now();
+        let mut deleted_parameters = Vec::new();
+        for p in &params {
+            let Some(id) = p.name.strip_prefix(&prefix).filter(|id| is_instance_id(id)) else {
+                continue;
+            };
+            let age = p.last_modified().map(|t| now - t);
+            let stale = age.is_some_and(|a| a.to_std().unwrap_or_default() > self.cfg.stale_after);
+            if !(gone(id) || stale) {
+                continue;
+            }
+            match self.aws.delete_parameter(&p.name).await {
+                Ok(_) => {
+                    info!(parameter = %p.name, instance_gone = gone(id), stale, "deleted a leftover JIT parameter");
+                    deleted_parameters.push(p.name.clone());
+                }
+                Err(e) => {
+                    error!(parameter = %p.name, error = %scrub(&format!("{e:#}"), None), "could not delete a leftover JIT parameter");
+                    failures += 1;
+                }
+            }
+        }
+        let mut deleted_runners = Vec::new();
+        if !offline.is_empty() {
+            let gh = self.github().await?;
+            for r in offline.iter().filter(|r| gone(&r.name)) {
+                match gh.delete_runner(r.id).await {
+                    Ok(_) => {
+                        info!(runner = %r.name, runner_id = r.id, "deleted an offline runner whose instance is gone");
+                        deleted_runners.push(r.name.clone());
+                    }
+                    Err(e) => {
+                        error!(runner = %r.name, error = %scrub(&format!("{e:#}"), None), "could not delete an orphaned runner");
+                        failures += 1;
+                    }
+                }
+            }
+        }
+        info!(
+            parameters_seen = params.len(),
+            offline_runners_seen = offline.len(),
+            deleted_parameters = deleted_parameters.len(),
+            deleted_runners = deleted_runners.len(),
+            failures,
+            "sweep done"
+        );
+        if failures > 0 {
+            bail!("sweep: {failures} failure(s); see the log lines above");
+        }
+        Ok(json!({"deleted_parameters": deleted_parameters, "deleted_runners": deleted_runners}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_ids() {
+        assert!(is_instance_id("i-0123456789abcdef0"));
+        assert!(is_instance_id("i-12345678"));
+        assert!(!is_instance_id("i-0123456789ABCDEF0"));
+        assert!(!is_instance_id("sqlcourier-i-12345678"));
+        assert!(!is_instance_id("i-1234567"));
+        assert!(!is_instance_id("i-../../x"));
+    }
+
+    #[test]
+    fn config_from_the_stack_environment() {
+        let env: HashMap<&str, &str> = [
+            ("SQLCOURIER_SSM_PREFIX", "/sqlcourier/runner/"),
+            ("SQLCOURIER_GITHUB_OWNER", "acme"),
+            ("SQLCOURIER_GITHUB_REPO", "queries"),
+            ("SQLCOURIER_GITHUB_APP_ID", "123"),
+            (
+                "SQLCOURIER_GITHUB_APP_KEY_PARAMETER",
+                "/sqlcourier/github-app/private-key",
+            ),
+            (
+                "SQLCOURIER_RUNNER_LABELS",
+                "self-hosted, linux,x64,sqlcourier",
+            ),
+            ("SQLCOURIER_RUNNER_GROUP_ID", "1"),
+            ("SQLCOURIER_ASG_NAME", "s-runners"),
+            ("SQLCOURIER_INSTANCE_ARN_TAG", "sqlcourier:instance-arn"),
+        ]
+        .into_iter()
+        .collect();
+        let c = Config::from_lookup(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        assert_eq!(
+            c.jit_parameter("i-12345678"),
+            "/sqlcourier/runner/jit/i-12345678"
+        );
+        assert_eq!(c.labels, ["self-hosted", "linux", "x64", "sqlcourier"]);
+        assert_eq!(c.stale_after, Duration::from_secs(1200));
+        assert_eq!(c.github_api_url, "https://api.github.com");
+        let err = Config::from_lookup(|k| {
+            (k != "SQLCOURIER_GITHUB_APP_ID")
+                .then(|| env.get(k).map(|v| v.to_string()))
+                .flatten()
+        })
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("SQLCOURIER_GITHUB_APP_ID"),
+            "{err}"
+        );
+    }
+}
