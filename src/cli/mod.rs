@@ -3,10 +3,10 @@
 
 pub mod check;
 pub mod demo;
+pub mod destinations;
 pub mod github;
 pub mod notify;
 pub mod plan;
-pub mod destinations;
 pub mod run;
 
 use std::path::{Path, PathBuf};
