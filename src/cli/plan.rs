@@ -177,7 +177,7 @@ pub async fn run(cli_config: Option<&Path>, args: &PlanArgs) -> i32 {
             .iter()
             .any(|(_, s)| s.file.front.period != PeriodKind::None);
     let (as_of, source) = if needs_time {
-        match logical_time(args).await {
+        match logical_time(args.as_of).await {
             Ok((t, why)) => (Some(t), Some(why)),
             Err(e) => {
                 eprintln!("plan: {e:#}");
@@ -286,8 +286,10 @@ pub async fn run(cli_config: Option<&Path>, args: &PlanArgs) -> i32 {
 
 /// `--as-of`, else the workflow run's original creation time, else (outside GitHub
 /// Actions only) now.
-async fn logical_time(args: &PlanArgs) -> anyhow::Result<(DateTime<Utc>, String)> {
-    if let Some(t) = args.as_of {
+pub async fn logical_time(
+    as_of: Option<DateTime<FixedOffset>>,
+) -> anyhow::Result<(DateTime<Utc>, String)> {
+    if let Some(t) = as_of {
         return Ok((t.with_timezone(&Utc), "given by --as-of".into()));
     }
     let run_id = std::env::var("GITHUB_RUN_ID")

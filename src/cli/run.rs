@@ -60,13 +60,29 @@ pub async fn run(cli_config: Option<&Path>, args: &RunArgs, shutdown: Shutdown) 
             exit::USAGE
         };
     }
-    let ctx = RunContext {
-        as_of: args
-            .as_of
+    // an empty --period (a workflow input left blank) means "computed"
+    let period = args.period.clone().filter(|p| !p.trim().is_empty());
+    // under GitHub Actions the logical time is the run's original creation time, so a
+    // re-run repeats the same period; never "now"
+    let as_of = if period.is_some() {
+        args.as_of
             .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(Utc::now),
-        // an empty --period (a workflow input left blank) means "computed"
-        period: args.period.clone().filter(|p| !p.trim().is_empty()),
+            .unwrap_or_else(Utc::now)
+    } else {
+        match super::plan::logical_time(args.as_of).await {
+            Ok((t, why)) => {
+                tracing::debug!(logical_time = %t, source = %why, "periods are computed from this time");
+                t
+            }
+            Err(e) => {
+                eprintln!("cannot tell which period to run: {e:#}; pass --period or --as-of");
+                return exit::USAGE;
+            }
+        }
+    };
+    let ctx = RunContext {
+        as_of,
+        period,
         work_dir: args.work_dir.clone().unwrap_or_else(default_work_dir),
         sniff_rows: catalog.config.masking.sniff_rows,
         key_env: catalog.config.masking.key_env.clone(),

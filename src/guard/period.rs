@@ -162,9 +162,6 @@ pub fn parse_label(kind: PeriodKind, label: &str, tz: Tz) -> Result<Period, Stri
         PeriodKind::PreviousMonth | PeriodKind::CurrentMonth => {
             let d = NaiveDate::parse_from_str(&format!("{label}-01"), "%Y-%m-%d")
                 .map_err(|_| bad("2026-10"))?;
-            if label.len() != 7 {
-                return Err(bad("2026-10"));
-            }
             let (y, m) = add_months(d.year(), d.month(), 1);
             (d, month_start(y, m))
         }
@@ -189,11 +186,30 @@ pub fn parse_label(kind: PeriodKind, label: &str, tz: Tz) -> Result<Period, Stri
     };
     Ok(Period {
         kind,
-        label: label.to_string(),
+        // the canonical label, whatever was typed (`2026-W4` → `2026-W04`): the file
+        // name and the re-run identity must not depend on how a period was written
+        label: label_of(kind, start),
         start: midnight(start),
         end: midnight(end),
         tz,
     })
+}
+
+/// The label of the period of `kind` that starts on `start`.
+fn label_of(kind: PeriodKind, start: NaiveDate) -> String {
+    match kind {
+        PeriodKind::None => String::new(),
+        PeriodKind::PreviousDay => start.format("%Y-%m-%d").to_string(),
+        PeriodKind::PreviousWeek => {
+            let w = start.iso_week();
+            format!("{}-W{:02}", w.year(), w.week())
+        }
+        PeriodKind::PreviousMonth | PeriodKind::CurrentMonth => {
+            format!("{}-{:02}", start.year(), start.month())
+        }
+        PeriodKind::PreviousQuarter => format!("{}-Q{}", start.year(), (start.month() - 1) / 3 + 1),
+        PeriodKind::PreviousYear => start.year().to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -277,7 +293,25 @@ mod tests {
             assert_eq!(parse_label(k, &p.label, TOKYO).unwrap(), p, "{k:?}");
         }
         assert!(parse_label(PeriodKind::PreviousMonth, "2026-13", TOKYO).is_err());
-        assert!(parse_label(PeriodKind::PreviousMonth, "2026-1", TOKYO).is_err());
+        // typed labels are normalised, so a re-run names the same file
+        assert_eq!(
+            parse_label(PeriodKind::PreviousMonth, "2026-1", TOKYO)
+                .unwrap()
+                .label,
+            "2026-01"
+        );
+        assert_eq!(
+            parse_label(PeriodKind::PreviousWeek, "2026-W4", TOKYO)
+                .unwrap()
+                .label,
+            "2026-W04"
+        );
+        assert_eq!(
+            parse_label(PeriodKind::PreviousDay, "2026-10-5", TOKYO)
+                .unwrap()
+                .label,
+            "2026-10-05"
+        );
         assert!(parse_label(PeriodKind::None, "2026-10", TOKYO).is_err());
     }
 }

@@ -89,6 +89,9 @@ impl Repo {
             .env("SQLCOURIER_MASK_KEY", "integration-test-key-0123456789")
             .env("RUNNER_TEMP", self.path().join("work"))
             .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("GITHUB_RUN_ID")
+            .env_remove("GITHUB_SHA")
+            .env_remove("GITHUB_SERVER_URL")
             .env("NO_COLOR", "1");
         c
     }
