@@ -83,6 +83,9 @@ pub struct State {
     pub faults: VecDeque<Fault>,
     /// Chunk faults hit only chunks starting at this offset or later.
     pub fault_from: u64,
+    /// Every Nth chunk upload (counting all sessions) gets this fault, besides `faults`.
+    pub periodic: Option<(u32, Fault)>,
+    chunks_seen: u32,
     /// Faults for the next metadata calls (files get/list/update, permissions list):
     /// `Status` answers with it, `ExpireToken` expires every token first.
     pub api_faults: VecDeque<Fault>,
@@ -586,8 +589,13 @@ async fn chunk(
     } else {
         let mut st = state.lock().unwrap();
         let first = range.as_deref().and_then(parse_range).map_or(0, |r| r.0);
+        st.chunks_seen += 1;
+        let seen = st.chunks_seen;
         match st.faults.front() {
-            Some(Fault::SessionStatus(..)) | None => None,
+            Some(Fault::SessionStatus(..)) | None => match &st.periodic {
+                Some((n, f)) if seen % n == 0 => Some(f.clone()),
+                _ => None,
+            },
             Some(_) if first < st.fault_from => None,
             Some(_) => st.faults.pop_front(),
         }
