@@ -593,7 +593,7 @@ async fn chunk(
         let seen = st.chunks_seen;
         match st.faults.front() {
             Some(Fault::SessionStatus(..)) | None => match &st.periodic {
-                Some((n, f)) if seen % n == 0 => Some(f.clone()),
+                Some((n, f)) if seen.is_multiple_of(*n) => Some(f.clone()),
                 _ => None,
             },
             Some(_) if first < st.fault_from => None,
