@@ -62,6 +62,19 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
+/// An error with its causes, `outer: cause: cause` (a client error's outer text alone
+/// is often just "client error (SendRequest)"). Not scrubbed: pass it to [`scrub`].
+pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}
+
 /// A database error's text, scrubbed.
 pub fn db_error_text(e: &sqlx::Error) -> String {
     scrub(&e.to_string())

@@ -131,7 +131,7 @@ pub async fn post_webhook(url: &str, message: &serde_json::Value) -> Result<()> 
                 continue;
             }
             Ok(Err(e)) => {
-                last = crate::redact::scrub(&chain(&e));
+                last = crate::redact::scrub(&crate::redact::cause_chain(&e));
                 continue;
             }
             Ok(Ok(r)) => r,
@@ -154,17 +154,6 @@ pub async fn post_webhook(url: &str, message: &serde_json::Value) -> Result<()> 
         }
     }
     bail!("the Slack message was not delivered: {last}")
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 #[cfg(test)]

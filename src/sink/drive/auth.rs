@@ -121,7 +121,7 @@ pub async fn token(auth: &Auth, fresh: bool) -> Result<String, Failure> {
                 | yup_oauth2::Error::LowLevelError(_)),
             ) => Failure::Transport(format!(
                 "the token endpoint: {}",
-                crate::redact::scrub(&super::retry::transport_text(&e))
+                crate::redact::scrub(&crate::redact::cause_chain(&e))
             )),
             Err(e) => return Err(Failure::Token(crate::redact::scrub(&e.to_string()))),
         };

@@ -87,7 +87,7 @@ impl Failure {
     /// A failure from a typed google-drive3 call's error.
     pub fn from_common(e: &common::Error) -> Failure {
         match e {
-            common::Error::HttpError(err) => Failure::Transport(transport_text(err)),
+            common::Error::HttpError(err) => Failure::Transport(crate::redact::cause_chain(err)),
             common::Error::BadRequest(v) => {
                 let status = v
                     .pointer("/error/code")
@@ -141,19 +141,6 @@ fn from_json(status: u16, v: &serde_json::Value) -> Failure {
         reason,
         message,
     }
-}
-
-/// A hyper client error with its causes (the outer text alone is often just
-/// "client error (SendRequest)").
-pub fn transport_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
 
 /// A failure in plain words with what to do; `what` says what was being done, e.g.

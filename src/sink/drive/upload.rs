@@ -325,12 +325,12 @@ async fn send(
             .client
             .request(req)
             .await
-            .map_err(|e| Failure::Transport(super::retry::transport_text(&e)))?;
+            .map_err(|e| Failure::Transport(crate::redact::cause_chain(&e)))?;
         let (parts, body) = resp.into_parts();
         let body = body
             .collect()
             .await
-            .map_err(|e| Failure::Transport(super::retry::transport_text(&e)))?
+            .map_err(|e| Failure::Transport(crate::redact::cause_chain(&e)))?
             .to_bytes();
         Ok((parts.status, parts.headers, body))
     };
