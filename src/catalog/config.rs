@@ -224,7 +224,17 @@ pub fn read_text(path: &Path) -> Result<String, Diagnostic> {
             .help("save it as UTF-8 (in the GitHub editor this is automatic; in Excel or Notepad choose \"UTF-8\")"));
         }
     };
-    Ok(text.replace("\r\n", "\n"))
+    Ok(normalize_newlines(text))
+}
+
+/// CRLF and a lone CR become LF, so every line count (ours, libyaml's, sqlparser's)
+/// agrees; a file saved with old Mac line ends still gets the right line numbers.
+pub fn normalize_newlines(text: &str) -> String {
+    if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text.to_string()
+    }
 }
 
 impl RepoConfig {

@@ -181,6 +181,7 @@ impl QueryFile {
     }
 
     pub fn parse(path: &Path, text: String, sha256: String) -> Result<QueryFile, Diagnostic> {
+        let text = super::config::normalize_newlines(&text);
         let idx = LineIndex::new(&text);
         // the front matter opens on the first non-blank line
         let mut open_line = None;

@@ -13,10 +13,19 @@ pub fn parse<T: DeserializeOwned>(
     first_line: usize,
     what: &str,
 ) -> Result<T, Diagnostic> {
+    // libyaml also breaks lines at NEL, LS and PS; count them as we do
+    let owned;
+    let text = if text.contains(['\u{85}', '\u{2028}', '\u{2029}']) {
+        owned = text.replace(['\u{85}', '\u{2028}', '\u{2029}'], "\n");
+        owned.as_str()
+    } else {
+        text
+    };
+    let lines = text.lines().count().max(1);
     yaml_serde::from_str::<T>(text).map_err(|e| {
         let (line, col) = e
             .location()
-            .map(|l| (l.line(), l.column()))
+            .map(|l| (l.line().clamp(1, lines), l.column()))
             .unwrap_or((1, 1));
         let raw = strip_location(&e.to_string());
         let (message, help) = explain(&raw, what);
