@@ -102,8 +102,16 @@ pub fn csv_round_trip(data: &[u8]) {
         for (r, p) in rows.iter().zip(&parsed[1..]) {
             assert_eq!(p.len(), width, "field count");
             for (i, got) in p.iter().enumerate() {
-                let want = r.get(i).copied().flatten();
-                assert_eq!(got.as_deref(), want, "field {i}");
+                let want = r.get(i).copied().flatten().map(|w| {
+                    if enc == Encoding::Cp932 {
+                        // CP932 has no own code for ¥ and ‾: they are written as 0x5C
+                        // and 0x7E, which Japanese Windows shows as ¥ and ‾
+                        w.replace('¥', "\\").replace('‾', "~")
+                    } else {
+                        w.to_string()
+                    }
+                });
+                assert_eq!(got.as_deref(), want.as_deref(), "field {i}");
             }
         }
     }
