@@ -64,7 +64,10 @@ pub async fn run(cli_config: Option<&Path>, args: &RunArgs, shutdown: Shutdown) 
     let period = args.period.clone().filter(|p| !p.trim().is_empty());
     // under GitHub Actions the logical time is the run's original creation time, so a
     // re-run repeats the same period; never "now"
-    let as_of = if period.is_some() {
+    let needs_time = specs
+        .iter()
+        .any(|s| s.file.front.period != crate::guard::period::PeriodKind::None);
+    let as_of = if period.is_some() || !needs_time {
         args.as_of
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(Utc::now)
