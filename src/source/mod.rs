@@ -139,6 +139,41 @@ impl CellVec {
     }
 }
 
+/// Column names of a prepared statement.
+pub(crate) fn column_names<C: sqlx::Column>(columns: &[C]) -> Vec<String> {
+    columns.iter().map(|c| c.name().to_string()).collect()
+}
+
+/// Binds the values of the parameters in `order` (as the rendered SQL writes them),
+/// by the driver, to a prepared query.
+pub(crate) fn bind_all<'q, DB>(
+    mut q: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
+    order: &[String],
+    params: &'q BTreeMap<String, Bound>,
+) -> Result<sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    f64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    use crate::catalog::query::ParamValue;
+    for name in order {
+        let v = params
+            .get(name)
+            .ok_or_else(|| anyhow::anyhow!("no value for parameter :{name}"))?;
+        q = match v {
+            Bound::Value(ParamValue::Int(i)) => q.bind(*i),
+            Bound::Value(ParamValue::Float(f)) => q.bind(*f),
+            Bound::Value(ParamValue::Bool(b)) => q.bind(*b),
+            Bound::Value(ParamValue::Text(s)) => q.bind(s.as_str()),
+            Bound::Time { local, .. } => q.bind(local.as_str()),
+        };
+    }
+    Ok(q)
+}
+
 /// Appends `0x` and lower-case hex of `bytes`.
 pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";

@@ -12,8 +12,6 @@ use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow, MySqlValueRef}
 use sqlx::{Column, ConnectOptions, Connection, Decode, Executor, MySql, Row, Statement, TypeInfo};
 
 use super::{Canceller, Export, RowSink, explain_db_error, push_hex};
-use crate::catalog::query::ParamValue;
-use crate::guard::params::Bound;
 use crate::guard::statement::Placeholders;
 
 pub struct MysqlSource {
@@ -144,11 +142,7 @@ impl MysqlSource {
             .prepare(sql.as_str())
             .await
             .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
-        let names: Vec<String> = stmt
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
+        let names = super::column_names(stmt.columns());
         let kinds: Vec<Kind> = stmt
             .columns()
             .iter()
@@ -156,20 +150,7 @@ impl MysqlSource {
             .collect();
         sink.columns(&names)?;
 
-        let mut q = stmt.query();
-        for name in &order {
-            let v = job
-                .params
-                .get(name)
-                .with_context(|| format!("no value for parameter :{name}"))?;
-            q = match v {
-                Bound::Value(ParamValue::Int(i)) => q.bind(*i),
-                Bound::Value(ParamValue::Float(f)) => q.bind(*f),
-                Bound::Value(ParamValue::Bool(b)) => q.bind(*b),
-                Bound::Value(ParamValue::Text(s)) => q.bind(s.as_str()),
-                Bound::Time { local, .. } => q.bind(local.as_str()),
-            };
-        }
+        let q = super::bind_all(stmt.query(), &order, job.params)?;
         let mut rows = q.fetch(&mut self.conn);
         let n = kinds.len();
         let mut bufs: Vec<Vec<u8>> = vec![Vec::with_capacity(32); n];

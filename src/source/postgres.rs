@@ -102,11 +102,7 @@ impl PostgresSource {
             .prepare(sql.as_str())
             .await
             .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
-        let names: Vec<String> = stmt
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
+        let names = super::column_names(stmt.columns());
         let fixes: Vec<Fix> = stmt
             .columns()
             .iter()

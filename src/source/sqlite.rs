@@ -4,17 +4,14 @@
 
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteValueRef};
 use sqlx::{
-    Column, ConnectOptions, Connection, Decode, Executor, Row, Sqlite, Statement, TypeInfo,
-    ValueRef,
+    ConnectOptions, Connection, Decode, Executor, Row, Sqlite, Statement, TypeInfo, ValueRef,
 };
 
 use super::{CellVec, Export, RowSink, explain_db_error, push_hex};
-use crate::catalog::query::ParamValue;
-use crate::guard::params::Bound;
 use crate::guard::statement::Placeholders;
 
 pub struct SqliteSource {
@@ -63,26 +60,9 @@ impl SqliteSource {
             .prepare(sql.as_str())
             .await
             .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
-        let names: Vec<String> = stmt
-            .columns()
-            .iter()
-            .map(|c| c.name().to_string())
-            .collect();
+        let names = super::column_names(stmt.columns());
         sink.columns(&names)?;
-        let mut q = stmt.query();
-        for name in &order {
-            let v = job
-                .params
-                .get(name)
-                .with_context(|| format!("no value for parameter :{name}"))?;
-            q = match v {
-                Bound::Value(ParamValue::Int(i)) => q.bind(*i),
-                Bound::Value(ParamValue::Float(f)) => q.bind(*f),
-                Bound::Value(ParamValue::Bool(b)) => q.bind(*b),
-                Bound::Value(ParamValue::Text(s)) => q.bind(s.clone()),
-                Bound::Time { local, .. } => q.bind(local.clone()),
-            };
-        }
+        let q = super::bind_all(stmt.query(), &order, job.params)?;
         let n = names.len();
         let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n];
         let mut present = vec![false; n];
