@@ -137,6 +137,24 @@ impl CellVec {
         v.clear();
         self.0 = v.into_iter().map(|_| None).collect();
     }
+    /// Hands one row to `sink`: `bufs[i]` is cell i's text, `None` where `present[i]`
+    /// is false (SQL NULL).
+    pub(crate) fn emit(
+        &mut self,
+        bufs: &[Vec<u8>],
+        present: &[bool],
+        sink: &mut dyn RowSink,
+    ) -> Result<()> {
+        let mut cells = self.take();
+        cells.extend(
+            bufs.iter()
+                .zip(present)
+                .map(|(b, &p)| if p { Some(&b[..]) } else { None }),
+        );
+        let r = sink.row(&cells);
+        self.give(cells);
+        r
+    }
 }
 
 /// Column names of a prepared statement.

@@ -164,12 +164,7 @@ impl MysqlSource {
             for i in 0..n {
                 present[i] = render(&row, i, kinds[i], &mut bufs[i])?;
             }
-            let mut cells = storage.take();
-            for i in 0..n {
-                cells.push(if present[i] { Some(&bufs[i][..]) } else { None });
-            }
-            sink.row(&cells)?;
-            storage.give(cells);
+            storage.emit(&bufs, &present, sink)?;
         }
         Ok(())
     }

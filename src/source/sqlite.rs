@@ -101,12 +101,7 @@ impl SqliteSource {
                     }
                 }
             }
-            let mut cells = storage.take();
-            for i in 0..n {
-                cells.push(if present[i] { Some(&bufs[i][..]) } else { None });
-            }
-            sink.row(&cells)?;
-            storage.give(cells);
+            storage.emit(&bufs, &present, sink)?;
         }
         Ok(())
     }
