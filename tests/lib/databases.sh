@@ -14,6 +14,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
+# The test database's name; set SQLCOURIER_TEST_DB to give a parallel run of the suite
+# (another worktree, another developer on the same machine) its own database.
+TEST_DB=${SQLCOURIER_TEST_DB:-sqlcourier_test}
+case "$TEST_DB" in *[!a-z0-9_]*|"") echo "SQLCOURIER_TEST_DB: lower-case letters, digits and _ only" >&2; return 1 2>/dev/null || exit 1 ;; esac
+
 # ---------------------------------------------------------------- MariaDB
 start_mariadb() {
   if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
@@ -37,17 +42,17 @@ start_mariadb() {
 setup_mariadb() {
   # root works over the socket both here (empty password) and on a fresh install
   # (unix_socket auth); the tests use their own users over TCP.
-  as_root mariadb --protocol=socket -uroot <<'SQL'
-CREATE DATABASE IF NOT EXISTS sqlcourier_test;
+  as_root mariadb --protocol=socket -uroot <<SQL
+CREATE DATABASE IF NOT EXISTS $TEST_DB;
 CREATE USER IF NOT EXISTS 'sqlcourier_admin'@'127.0.0.1' IDENTIFIED BY 'sqlcourier_admin';
 CREATE USER IF NOT EXISTS 'sqlcourier_admin'@'localhost' IDENTIFIED BY 'sqlcourier_admin';
-GRANT ALL ON sqlcourier_test.* TO 'sqlcourier_admin'@'127.0.0.1';
-GRANT ALL ON sqlcourier_test.* TO 'sqlcourier_admin'@'localhost';
+GRANT ALL ON $TEST_DB.* TO 'sqlcourier_admin'@'127.0.0.1';
+GRANT ALL ON $TEST_DB.* TO 'sqlcourier_admin'@'localhost';
 GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'sqlcourier_admin'@'127.0.0.1';
 CREATE USER IF NOT EXISTS 'sqlcourier_ro'@'127.0.0.1' IDENTIFIED BY 'sqlcourier_ro';
 CREATE USER IF NOT EXISTS 'sqlcourier_ro'@'localhost' IDENTIFIED BY 'sqlcourier_ro';
-GRANT SELECT ON sqlcourier_test.* TO 'sqlcourier_ro'@'127.0.0.1';
-GRANT SELECT ON sqlcourier_test.* TO 'sqlcourier_ro'@'localhost';
+GRANT SELECT ON $TEST_DB.* TO 'sqlcourier_ro'@'127.0.0.1';
+GRANT SELECT ON $TEST_DB.* TO 'sqlcourier_ro'@'localhost';
 FLUSH PRIVILEGES;
 SQL
 }
@@ -86,15 +91,15 @@ DO $$ BEGIN
   END IF;
 END $$;
 SQL
-  if ! "${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = 'sqlcourier_test'" | grep -q 1; then
-    "${psql[@]}" -c "CREATE DATABASE sqlcourier_test OWNER sqlcourier_admin"
+  if ! "${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$TEST_DB'" | grep -q 1; then
+    "${psql[@]}" -c "CREATE DATABASE $TEST_DB OWNER sqlcourier_admin"
   fi
 }
 
-export SQLCOURIER_TEST_MYSQL_URL="mysql://sqlcourier_admin:sqlcourier_admin@127.0.0.1:3306/sqlcourier_test"
-export SQLCOURIER_TEST_MYSQL_RO_URL="mysql://sqlcourier_ro:sqlcourier_ro@127.0.0.1:3306/sqlcourier_test"
-export SQLCOURIER_TEST_PG_URL="postgres://sqlcourier_admin:sqlcourier_admin@127.0.0.1:5432/sqlcourier_test"
-export SQLCOURIER_TEST_PG_RO_URL="postgres://sqlcourier_ro:sqlcourier_ro@127.0.0.1:5432/sqlcourier_test"
+export SQLCOURIER_TEST_MYSQL_URL="mysql://sqlcourier_admin:sqlcourier_admin@127.0.0.1:3306/$TEST_DB"
+export SQLCOURIER_TEST_MYSQL_RO_URL="mysql://sqlcourier_ro:sqlcourier_ro@127.0.0.1:3306/$TEST_DB"
+export SQLCOURIER_TEST_PG_URL="postgres://sqlcourier_admin:sqlcourier_admin@127.0.0.1:5432/$TEST_DB"
+export SQLCOURIER_TEST_PG_RO_URL="postgres://sqlcourier_ro:sqlcourier_ro@127.0.0.1:5432/$TEST_DB"
 
 databases_up() {
   log "databases"
