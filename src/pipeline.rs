@@ -136,7 +136,21 @@ pub async fn run_query(
         let c = match conn.take() {
             Some(c) => c,
             None => match Connection::open(spec.database.driver, &url).await {
-                Ok(c) => c,
+                Ok(mut c) => {
+                    // a user that can write is refused before any query (source::privileges)
+                    if let Err(e) = crate::source::privileges::ensure_read_only(
+                        &mut c,
+                        &spec.database_name,
+                        spec.database.allow_privileged_user.as_deref(),
+                    )
+                    .await
+                    {
+                        c.close().await;
+                        reports.push(failed(spec, query_path, variant, label.clone(), e));
+                        continue;
+                    }
+                    c
+                }
                 Err(e) => {
                     reports.push(failed(spec, query_path, variant, label.clone(), e));
                     continue;

@@ -84,6 +84,38 @@ pub struct DatabaseConfig {
     /// Name of the environment variable that holds the connection URL. The URL itself
     /// never appears in a file, a log or an error.
     pub url_env: String,
+    /// Functions allowed beyond the built-in list of pure reads, each with the reason it
+    /// is safe: `reporting.fiscal_year: "pure SQL function, reviewed by the data team"`.
+    /// Also table functions (`generate_series: "…"`).
+    #[serde(default)]
+    pub allowed_functions: BTreeMap<String, String>,
+    /// System catalogs a query may read, each with a reason:
+    /// `information_schema.columns: "data dictionary export"`.
+    #[serde(default)]
+    pub allowed_relations: BTreeMap<String, String>,
+    /// Run even though the database user can do more than read, with the reason
+    /// (printed as a warning on every run). Without it, `run` refuses such a user.
+    #[serde(default)]
+    pub allow_privileged_user: Option<String>,
+    /// Largest single cell in bytes (default 64 MiB); a bigger value stops the run with
+    /// its row and column.
+    #[serde(default)]
+    pub max_cell_bytes: Option<u64>,
+}
+
+impl DatabaseConfig {
+    /// The operator's additions to the allow-lists, names lower-case.
+    pub fn policy(&self) -> crate::guard::allow::Policy {
+        let lower = |m: &BTreeMap<String, String>| {
+            m.iter()
+                .map(|(k, v)| (k.to_lowercase(), v.clone()))
+                .collect()
+        };
+        crate::guard::allow::Policy {
+            functions: lower(&self.allowed_functions),
+            relations: lower(&self.allowed_relations),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -276,6 +308,40 @@ impl RepoConfig {
                         "`url_env` must be the NAME of an environment variable, not a URL",
                     )
                     .help("write e.g. `url_env: SQLCOURIER_DB_MAIN` and put the URL in that variable (a GitHub secret)"),
+                );
+            }
+            let lists = [
+                ("allowed_functions", &db.allowed_functions),
+                ("allowed_relations", &db.allowed_relations),
+            ];
+            for (key, list) in lists {
+                for (f, reason) in list {
+                    if reason.trim().is_empty() {
+                        let (l, c) = locate_key(&idx, 1, last, &["databases", name, key, f]);
+                        problems.push(
+                            Diagnostic::new(path, l, c, format!("`{f}` in `{key}` has no reason"))
+                                .help("write why it is safe, e.g. `my_fn: \"pure calculation, reviewed by the data team\"`"),
+                        );
+                    }
+                }
+            }
+            if db
+                .allow_privileged_user
+                .as_ref()
+                .is_some_and(|r| r.trim().is_empty())
+            {
+                let (l, c) =
+                    locate_key(&idx, 1, last, &["databases", name, "allow_privileged_user"]);
+                problems.push(
+                    Diagnostic::new(path, l, c, "`allow_privileged_user` needs a reason")
+                        .help("write why this database may be read with a user that can write, or remove the line and use a read-only user"),
+                );
+            }
+            if db.max_cell_bytes == Some(0) {
+                let (l, c) = locate_key(&idx, 1, last, &["databases", name, "max_cell_bytes"]);
+                problems.push(
+                    Diagnostic::new(path, l, c, "`max_cell_bytes` must be more than 0")
+                        .help("leave it out for the default of 64 MiB (67108864)"),
                 );
             }
         }

@@ -142,7 +142,7 @@ impl Catalog {
 
         // the SQL
         let statement = match &database {
-            Some(db) => match statement::check(
+            Some(db) => match statement::check_with(
                 &SqlSource {
                     path: &file.path,
                     sql: &file.sql,
@@ -150,6 +150,7 @@ impl Catalog {
                     sql_col: file.sql_col,
                 },
                 db.driver,
+                &db.policy(),
             ) {
                 Ok(s) => Some(s),
                 Err(mut d) => {

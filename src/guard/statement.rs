@@ -14,12 +14,20 @@
 //! - data-modifying CTEs (`WITH d AS (DELETE … RETURNING …)`);
 //! - MySQL executable comments `/*! … */` (they are code, not comments);
 //! - positional placeholders (`?`, `$1`): parameters are written `:name`;
-//! - the functions in [`DENIED_FUNCTIONS`], called anywhere or used as a table.
+//! - any function that is not on the allow-list of the dialect ([`super::allow`]) or
+//!   added by the operator under `allowed_functions:`; the functions in
+//!   [`DENIED_FUNCTIONS`] can never be added;
+//! - table functions and system catalogs unless the operator listed them under
+//!   `allowed_relations:`;
+//! - a statement that cannot be rendered for the server unambiguously
+//!   ([`super::render`]), and on MySQL a string escape the server reads differently
+//!   from the check.
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::Path;
 
+use super::allow::{self, Policy};
 use sqlparser::ast::{
     Expr, ObjectName, Query, Select, SelectItem, SetExpr, Spanned, Statement, TableFactor, Value,
     Visit, Visitor, visit_expressions_mut,
@@ -31,7 +39,7 @@ use sqlparser::tokenizer::{Location, Token, Tokenizer, Whitespace};
 use crate::catalog::config::Driver;
 use crate::catalog::diag::Diagnostic;
 
-/// Functions a query may not call, lower-case. They sleep or lock (holding a connection
+/// Functions a query may never call, lower-case, even when an operator lists them. They sleep or lock (holding a connection
 /// or blocking others), read or write server files, run SQL text that the check never
 /// saw, change settings, signal other sessions, or reach other servers.
 pub const DENIED_FUNCTIONS: &[&str] = &[
@@ -120,11 +128,13 @@ pub struct OutputColumn {
 #[derive(Debug, Clone)]
 pub struct CheckedStatement {
     statement: Statement,
+    driver: Driver,
     /// Parameter names (without `:`) in order of first use.
     pub params: Vec<String>,
     /// (line, col) in the file of each parameter's first use.
     pub param_at: Vec<(usize, usize)>,
-    /// Tables and views the query reads (CTE names excluded), as written.
+    /// Everything the query reads, as written: tables and views, system catalogs the
+    /// operator allowed, and table functions (written `name()`); CTE names excluded.
     pub tables: Vec<String>,
     pub columns: Vec<OutputColumn>,
     /// Columns of every other SELECT inside the query (CTEs, subqueries, the later
@@ -192,8 +202,19 @@ pub fn dialect(driver: Driver) -> Box<dyn Dialect> {
 
 const ONLY_SELECT: &str = "a query file may hold only one SELECT that reads data; ask an engineer if you need something else";
 
-/// Checks that `src.sql` is exactly one read-only query for `driver`.
+/// Checks that `src.sql` is exactly one read-only query for `driver`, with the built-in
+/// allow-lists only.
 pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Vec<Diagnostic>> {
+    check_with(src, driver, &Policy::default())
+}
+
+/// Checks that `src.sql` is exactly one read-only query for `driver`; `policy` holds
+/// the functions and relations the operator added for this database.
+pub fn check_with(
+    src: &SqlSource<'_>,
+    driver: Driver,
+    policy: &Policy,
+) -> Result<CheckedStatement, Vec<Diagnostic>> {
     let mut problems = Vec::new();
 
     if src.sql.trim().is_empty() {
@@ -205,7 +226,7 @@ pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Ve
             .help("write one SELECT statement after the `---*/` line"),
         ]);
     }
-    if let Some(i) = src.sql.find("/*!") {
+    if let Some(i) = src.sql.find("/*!").or_else(|| src.sql.find("/*M!")) {
         problems.push(
             src.diag_offset(
                 i,
@@ -230,6 +251,9 @@ pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Ve
         }
     };
     scan_tokens(src, &tokens, &mut problems);
+    if driver == Driver::Mysql {
+        mysql_escapes(src, dialect.as_ref(), &tokens, &mut problems);
+    }
 
     let statements = match Parser::new(dialect.as_ref())
         .with_tokens_with_locations(tokens)
@@ -285,6 +309,8 @@ pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Ve
 
     let mut v = Check {
         src,
+        driver,
+        policy,
         problems: &mut problems,
         params: Vec::new(),
         tables: Vec::new(),
@@ -306,14 +332,28 @@ pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Ve
 
     if problems.is_empty() {
         let (params, param_at) = params.into_iter().unzip();
-        Ok(CheckedStatement {
+        let checked = CheckedStatement {
             statement,
+            driver,
             params,
             param_at,
             tables,
             columns,
             inner_columns,
-        })
+        };
+        // what would be sent must be provably what was checked
+        let style = match driver {
+            Driver::Postgres => Placeholders::Dollar,
+            Driver::Mysql | Driver::Sqlite => Placeholders::Question,
+        };
+        if let Err(why) = checked.render(style) {
+            problems.push(
+                src.diag(checked.statement.span().start, format!("this statement cannot be sent to the database exactly as checked: {why}"))
+                    .help("write the text or name another way (without backslashes or unusual quoting), or ask an engineer"),
+            );
+            return Err(problems);
+        }
+        Ok(checked)
     } else {
         Err(problems)
     }
@@ -392,11 +432,25 @@ fn parse_error(src: &SqlSource<'_>, msg: &str) -> Diagnostic {
 
 struct Check<'a, 'b> {
     src: &'a SqlSource<'b>,
+    driver: Driver,
+    policy: &'a Policy,
     problems: &'a mut Vec<Diagnostic>,
     params: Vec<(String, (usize, usize))>,
     tables: Vec<String>,
     ctes: BTreeSet<String>,
     all_columns: Vec<OutputColumn>,
+}
+
+/// The parts of a name, lower-case.
+fn name_parts(name: &ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(|i| i.value.to_lowercase())
+                .unwrap_or_else(|| p.to_string().to_lowercase())
+        })
+        .collect()
 }
 
 fn last_name(name: &ObjectName) -> String {
@@ -470,12 +524,26 @@ impl Visitor for Check<'_, '_> {
     }
 
     fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        let at = t.span().start;
         match t {
             TableFactor::Table { name, args, .. } => {
+                let parts = name_parts(name);
                 let n = last_name(name);
-                if DENIED_FUNCTIONS.contains(&n.as_str()) {
-                    self.deny_function(&n, t.span().start);
-                } else if args.is_none() && !self.ctes.contains(&n) {
+                if args.is_some() {
+                    self.table_function(&parts, at);
+                } else if parts.len() == 1 && self.ctes.contains(&n) {
+                    // a CTE of this query
+                } else {
+                    let full = parts.join(".");
+                    if let Some(why) = allow::system_relation(self.driver, &parts)
+                        && !self.policy.relations.contains_key(&full)
+                    {
+                        self.problems.push(
+                            self.src
+                                .diag(at, format!("`{name}` is {why}, and a query file may not read it"))
+                                .help("read your own tables; if this one is really needed, ask an engineer to add it to `allowed_relations:` in sqlcourier.yaml with a reason"),
+                        );
+                    }
                     let written = name.to_string();
                     if !self.tables.contains(&written) {
                         self.tables.push(written);
@@ -483,12 +551,21 @@ impl Visitor for Check<'_, '_> {
                 }
             }
             TableFactor::Function { name, .. } => {
-                let n = last_name(name);
-                if DENIED_FUNCTIONS.contains(&n.as_str()) {
-                    self.deny_function(&n, t.span().start);
-                }
+                let parts = name_parts(name);
+                self.table_function(&parts, at);
             }
-            _ => {}
+            TableFactor::UNNEST { .. } => self.table_function(&["unnest".to_string()], at),
+            TableFactor::JsonTable { .. } => self.table_function(&["json_table".to_string()], at),
+            TableFactor::Derived { .. } | TableFactor::NestedJoin { .. } => {}
+            other => {
+                let what = other.to_string();
+                let word = what
+                    .split(['(', ' '])
+                    .next()
+                    .unwrap_or("this")
+                    .to_lowercase();
+                self.table_function(&[word], at);
+            }
         }
         ControlFlow::Continue(())
     }
@@ -496,10 +573,24 @@ impl Visitor for Check<'_, '_> {
     fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
         match e {
             Expr::Function(f) => {
+                let parts = name_parts(&f.name);
                 let n = last_name(&f.name);
                 if DENIED_FUNCTIONS.contains(&n.as_str()) {
                     self.deny_function(&n, e.span().start);
+                } else if !allow::function_allowed(self.driver, &parts, self.policy) {
+                    self.problems.push(
+                        self.src
+                            .diag(e.span().start, format!("the function `{}` is not on sqlcourier's list of functions that only read", parts.join(".")))
+                            .help("use another function (see \"Allowed functions\" in README.md), or ask an engineer to add it to `allowed_functions:` in sqlcourier.yaml if it is safe"),
+                    );
                 }
+            }
+            Expr::Identifier(i) if i.quote_style.is_none() && i.value.starts_with('@') => {
+                self.problems.push(
+                    self.src
+                        .diag(e.span().start, format!("`{}` is a session or server variable, and a query file may not read it", i.value))
+                        .help("use a parameter (:name) for values that change; see \"Parameters\" in README.md"),
+                );
             }
             Expr::Value(v) => {
                 if let Value::Placeholder(p) = &v.value
@@ -517,6 +608,28 @@ impl Visitor for Check<'_, '_> {
 }
 
 impl Check<'_, '_> {
+    /// A function used as a table: only when the operator listed it.
+    fn table_function(&mut self, parts: &[String], loc: Location) {
+        let full = parts.join(".");
+        let n = parts.last().cloned().unwrap_or_default();
+        if DENIED_FUNCTIONS.contains(&n.as_str()) {
+            self.deny_function(&n, loc);
+            return;
+        }
+        if !self.policy.functions.contains_key(&full) && !self.policy.relations.contains_key(&full)
+        {
+            self.problems.push(
+                self.src
+                    .diag(loc, format!("the table function `{full}` is not allowed in a query file"))
+                    .help("read tables instead; if it is needed, ask an engineer to add it to `allowed_functions:` in sqlcourier.yaml with a reason"),
+            );
+        }
+        let shown = format!("{full}()");
+        if !self.tables.contains(&shown) {
+            self.tables.push(shown);
+        }
+    }
+
     fn deny_function(&mut self, name: &str, loc: Location) {
         self.problems.push(
             self.src
@@ -626,9 +739,12 @@ fn sources(e: &Expr) -> Vec<String> {
 }
 
 impl CheckedStatement {
-    /// The statement as sent: re-rendered from the tree, `:name` parameters replaced.
-    /// Returns the SQL and, for each placeholder written, the parameter name it binds.
-    pub fn render(&self, style: Placeholders) -> (String, Vec<String>) {
+    /// The statement as sent: re-rendered from the tree, `:name` parameters replaced,
+    /// literals and names written so the server cannot read them two ways, and proven
+    /// to parse back to the same tree ([`super::render`]). Returns the SQL and, for each
+    /// placeholder written, the parameter name it binds; the error says why the
+    /// statement cannot be sent.
+    pub fn render(&self, style: Placeholders) -> Result<(String, Vec<String>), String> {
         let mut stmt = self.statement.clone();
         let mut order = Vec::new();
         let _ = visit_expressions_mut(&mut stmt, |e| {
@@ -657,12 +773,14 @@ impl CheckedStatement {
         if style == Placeholders::Dollar {
             order = self.params.clone();
         }
-        (stmt.to_string(), order)
+        let sql = super::render::render(&stmt, self.driver)?;
+        Ok((sql, order))
     }
 
     /// The statement with each `:name` replaced by the expression `replace(name)`
-    /// (used for PostgreSQL COPY, which takes no bind parameters).
-    pub fn render_with(&self, mut replace: impl FnMut(&str) -> Expr) -> String {
+    /// (used for PostgreSQL COPY, which takes no bind parameters), rendered and proven
+    /// like [`CheckedStatement::render`].
+    pub fn render_with(&self, mut replace: impl FnMut(&str) -> Expr) -> Result<String, String> {
         let mut stmt = self.statement.clone();
         let _ = visit_expressions_mut(&mut stmt, |e| {
             if let Expr::Value(v) = e
@@ -673,8 +791,80 @@ impl CheckedStatement {
             }
             ControlFlow::<()>::Continue(())
         });
-        stmt.to_string()
+        super::render::render(&stmt, self.driver)
     }
+}
+
+/// MySQL reads string escapes slightly differently from the check's parser (`\a` is
+/// `a` to the server, BEL to the parser). Compare the two readings of every string and
+/// refuse where they differ, so the approved text means what the server would read.
+fn mysql_escapes(
+    src: &SqlSource<'_>,
+    dialect: &dyn Dialect,
+    tokens: &[sqlparser::tokenizer::TokenWithSpan],
+    problems: &mut Vec<Diagnostic>,
+) {
+    let Ok(raw) = Tokenizer::new(dialect, src.sql)
+        .with_unescape(false)
+        .tokenize_with_location()
+    else {
+        return;
+    };
+    if raw.len() != tokens.len() {
+        problems.push(
+            src.diag(
+                Location { line: 1, column: 1 },
+                "the SQL could not be read the same way twice",
+            )
+            .help("look for unusual quoting or backslashes"),
+        );
+        return;
+    }
+    for (r, t) in raw.iter().zip(tokens) {
+        let (raw_s, quote, read) = match (&r.token, &t.token) {
+            (Token::SingleQuotedString(a), Token::SingleQuotedString(b))
+            | (Token::NationalStringLiteral(a), Token::NationalStringLiteral(b)) => (a, '\'', b),
+            (Token::DoubleQuotedString(a), Token::DoubleQuotedString(b)) => (a, '"', b),
+            _ => continue,
+        };
+        if mysql_unescape(raw_s, quote) != *read {
+            problems.push(
+                src.diag(t.span.start, "this text uses a backslash escape that MySQL reads differently from sqlcourier's check")
+                    .help("write the character itself, or use only \\\\, \\n, \\t, \\r, \\0, \\', \\\" and \\Z escapes"),
+            );
+        }
+    }
+}
+
+/// A MySQL string body as the server reads it (default sql_mode): the escapes of
+/// <https://dev.mysql.com/doc/refman/8.0/en/string-literals.html>, `\%`/`\_` kept.
+fn mysql_unescape(raw: &str, quote: char) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut it = raw.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some('0') => out.push('\0'),
+                Some('b') => out.push('\u{8}'),
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some('Z') => out.push('\u{1a}'),
+                Some(c @ ('%' | '_')) => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                Some(c) => out.push(c),
+                None => out.push('\\'),
+            }
+        } else if c == quote && it.peek() == Some(&quote) {
+            it.next();
+            out.push(quote);
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -728,16 +918,22 @@ mod tests {
             Driver::Mysql,
         )
         .unwrap();
-        let (sql, order) = c.render(Placeholders::Question);
-        assert_eq!(sql, "SELECT a FROM t WHERE b = ? AND c = ? AND d = ?");
+        let (sql, order) = c.render(Placeholders::Question).unwrap();
+        assert_eq!(
+            sql,
+            "SELECT `a` FROM `t` WHERE `b` = ? AND `c` = ? AND `d` = ?"
+        );
         assert_eq!(order, ["x", "y", "x"]);
         let c = run(
             "SELECT a FROM t WHERE b = :x AND c = :y AND d = :x",
             Driver::Postgres,
         )
         .unwrap();
-        let (sql, order) = c.render(Placeholders::Dollar);
-        assert_eq!(sql, "SELECT a FROM t WHERE b = $1 AND c = $2 AND d = $1");
+        let (sql, order) = c.render(Placeholders::Dollar).unwrap();
+        assert_eq!(
+            sql,
+            r#"SELECT "a" FROM "t" WHERE "b" = $1 AND "c" = $2 AND "d" = $1"#
+        );
         assert_eq!(order, ["x", "y"]);
     }
 

@@ -10,6 +10,7 @@
 
 pub mod mysql;
 pub mod postgres;
+pub mod privileges;
 pub mod sqlite;
 
 use std::collections::BTreeMap;

@@ -73,10 +73,18 @@ impl MysqlSource {
             .charset("utf8mb4")
             .statement_cache_capacity(16)
             .disable_statement_logging();
-        let mut conn = opts
+        let conn = opts
             .connect()
             .await
             .map_err(|e| explain_db_error(&e, "could not connect to MySQL/MariaDB"))?;
+        Self::from_connection(conn, url).await
+    }
+
+    /// Takes over an open connection, whatever its session settings: they are pinned
+    /// first (`url` is kept for the canceller).
+    pub async fn from_connection(mut conn: MySqlConnection, url: &str) -> Result<MysqlSource> {
+        crate::redact::register(url);
+        pin_session(&mut conn).await?;
         let (id, version): (u64, String) = sqlx::query_as("SELECT CONNECTION_ID(), VERSION()")
             .fetch_one(&mut conn)
             .await
@@ -94,6 +102,10 @@ impl MysqlSource {
             url: self.url.clone(),
             connection_id: self.connection_id,
         })
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut MySqlConnection {
+        &mut self.conn
     }
 
     pub async fn close(self) {
@@ -137,7 +149,10 @@ impl MysqlSource {
     }
 
     async fn stream(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
-        let (sql, order) = job.statement.render(Placeholders::Question);
+        let (sql, order) = job
+            .statement
+            .render(Placeholders::Question)
+            .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
         let stmt = (&mut self.conn)
             .prepare(sql.as_str())
             .await
@@ -168,6 +183,44 @@ impl MysqlSource {
         }
         Ok(())
     }
+}
+
+/// The session's `sql_mode`, set at connect whatever the server's default: no
+/// `ANSI_QUOTES` (`"` quotes text, as the check reads it), backslash escapes on (as the
+/// check reads them), `PIPES_AS_CONCAT` (`||` joins text, as the check reads it), and no
+/// mode that changes how a SELECT parses (`IGNORE_SPACE`, `HIGH_NOT_PRECEDENCE`,
+/// `ORACLE`, `ANSI`, …). The statements sqlcourier sends hold neither `"` nor a
+/// backslash anyway (`guard::render`); this makes the server parse them as the check did.
+pub const SQL_MODE: &str =
+    "PIPES_AS_CONCAT,STRICT_TRANS_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
+
+/// Pins the lexical settings of the session and reads them back (fail closed).
+async fn pin_session(conn: &mut MySqlConnection) -> Result<()> {
+    let fail = |e: sqlx::Error| {
+        explain_db_error(&e, "could not pin the session's SQL mode and character set")
+    };
+    conn.execute("SET NAMES utf8mb4").await.map_err(fail)?;
+    conn.execute(format!("SET SESSION sql_mode = '{SQL_MODE}'").as_str())
+        .await
+        .map_err(fail)?;
+    let (mode, client, connection): (String, String, String) = sqlx::query_as(
+        "SELECT @@SESSION.sql_mode, @@SESSION.character_set_client, @@SESSION.character_set_connection",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(fail)?;
+    let set = |s: &str| {
+        s.split(',')
+            .map(|m| m.trim().to_ascii_uppercase())
+            .filter(|m| !m.is_empty())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    if set(&mode) != set(SQL_MODE) || client != "utf8mb4" || connection != "utf8mb4" {
+        anyhow::bail!(
+            "the server did not keep the session settings sqlcourier needs (sql_mode {mode}, character set {client}/{connection}); nothing was run. What to do: ask the operator to check the server's init_connect and proxies"
+        );
+    }
+    Ok(())
 }
 
 /// Writes the text of column `i` into `out`; false for NULL.

@@ -45,6 +45,7 @@ impl PostgresSource {
             .connect()
             .await
             .map_err(|e| explain_db_error(&e, "could not connect to PostgreSQL"))?;
+        pin_session(&mut conn).await?;
         let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(&mut conn)
             .await
@@ -61,6 +62,10 @@ impl PostgresSource {
             url: self.url.clone(),
             pid: self.pid,
         })
+    }
+
+    pub(crate) fn conn_mut(&mut self) -> &mut PgConnection {
+        &mut self.conn
     }
 
     pub async fn close(self) {
@@ -97,7 +102,10 @@ impl PostgresSource {
         self.set("bytea_output", "hex").await?;
 
         // 1. prepare with $n: the server names the parameter and column types
-        let (sql, order) = job.statement.render(Placeholders::Dollar);
+        let (sql, order) = job
+            .statement
+            .render(Placeholders::Dollar)
+            .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
         let stmt = (&mut self.conn)
             .prepare(sql.as_str())
             .await
@@ -166,6 +174,8 @@ impl PostgresSource {
         if let Some(b) = bad {
             anyhow::bail!(b);
         }
+        let body = body
+            .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
         let copy = format!("COPY ({body}) TO STDOUT");
         let mut stream = self
             .conn
@@ -183,6 +193,42 @@ impl PostgresSource {
         }
         parser.finish(sink)
     }
+}
+
+/// The session settings that decide how the server reads SQL text, pinned at connect
+/// whatever the server, database or role defaults are, and read back (fail closed):
+/// `standard_conforming_strings = on` (a backslash in `'…'` is text, as the check reads
+/// it, and `U&'…'` is accepted), `backslash_quote = off`, `client_encoding = UTF8` (no
+/// multi-byte encoding whose second byte can be a backslash or quote), and a fixed
+/// `search_path` with `pg_catalog` first (built-in functions cannot be shadowed).
+pub const SESSION: &[(&str, &str)] = &[
+    ("standard_conforming_strings", "on"),
+    ("backslash_quote", "off"),
+    ("client_encoding", "UTF8"),
+    ("search_path", "pg_catalog, public"),
+];
+
+async fn pin_session(conn: &mut PgConnection) -> Result<()> {
+    let fail = |e: sqlx::Error| explain_db_error(&e, "could not pin the session's settings");
+    for (name, value) in SESSION {
+        sqlx::query("SELECT set_config($1, $2, false)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *conn)
+            .await
+            .map_err(fail)?;
+        let now: String = sqlx::query_scalar("SELECT current_setting($1)")
+            .bind(name)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(fail)?;
+        if !now.eq_ignore_ascii_case(value) {
+            anyhow::bail!(
+                "the server did not keep the session setting {name} = {value} (it says {now}); nothing was run. What to do: ask the operator to check the server and any connection pooler"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Splits COPY text format (tab-separated, `\N` for NULL, backslash escapes) into rows.

@@ -1,6 +1,8 @@
 //! SQLite: the embedded demo database (and small local files). Opened read-only with
-//! `PRAGMA query_only`; SQLite has no server-side time limit, so the caller's timer is
-//! the limit.
+//! `PRAGMA query_only`. SQLite has no server-side time limit and its steps run on a
+//! worker thread an async timer cannot stop, so the limit is a progress handler inside
+//! SQLite: every 1,000 virtual-machine instructions it checks the deadline, and past it
+//! SQLite interrupts the statement itself.
 
 use std::str::FromStr;
 
@@ -43,19 +45,43 @@ impl SqliteSource {
             .execute("BEGIN")
             .await
             .map_err(|e| explain_db_error(&e, "could not start a transaction"))?;
-        let r = tokio::time::timeout(job.timeout, self.stream(job, sink)).await;
+        let deadline = std::time::Instant::now() + job.timeout;
+        let expired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            let flag = expired.clone();
+            let mut h = self
+                .conn
+                .lock_handle()
+                .await
+                .map_err(|e| explain_db_error(&e, "could not prepare the SQLite connection"))?;
+            h.set_progress_handler(1000, move || {
+                if std::time::Instant::now() < deadline {
+                    true
+                } else {
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                    false
+                }
+            });
+        }
+        let r = self.stream(job, sink).await;
+        if let Ok(mut h) = self.conn.lock_handle().await {
+            h.remove_progress_handler();
+        }
         let _ = self.conn.execute("ROLLBACK").await;
-        match r {
-            Ok(r) => r,
-            Err(_) => anyhow::bail!(
+        if expired.load(std::sync::atomic::Ordering::Relaxed) {
+            anyhow::bail!(
                 "the query ran longer than its time limit ({}s) and was stopped",
                 job.timeout.as_secs()
-            ),
+            );
         }
+        r
     }
 
     async fn stream(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
-        let (sql, order) = job.statement.render(Placeholders::Question);
+        let (sql, order) = job
+            .statement
+            .render(Placeholders::Question)
+            .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
         let stmt = (&mut self.conn)
             .prepare(sql.as_str())
             .await

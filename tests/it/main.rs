@@ -7,6 +7,7 @@ mod drive_standin;
 mod fuzz_corpus;
 mod github;
 mod github_api;
+mod guard;
 mod support;
 
 use sqlx::{Connection, Executor};
@@ -393,7 +394,10 @@ async fn mysql_sniffer_stops_personal_values_under_innocent_names() {
 #[tokio::test]
 async fn mysql_server_side_time_limit_fires() {
     let Some(url) = support::mysql() else { return };
-    let repo = Repo::new("mysql");
+    let repo = Repo::with_database(
+        "mysql",
+        "    allowed_relations:\n      information_schema.columns: \"test: a slow cross join\"\n",
+    );
     repo.query(
         "slow.sql",
         "timeout: 1s\noutput: {file: slow.csv}",
@@ -537,7 +541,10 @@ async fn postgres_server_side_time_limit_fires() {
     let Some(url) = support::postgres() else {
         return;
     };
-    let repo = Repo::new("postgres");
+    let repo = Repo::with_database(
+        "postgres",
+        "    allowed_functions:\n      generate_series: \"test: a slow scan\"\n",
+    );
     repo.query(
         "slow.sql",
         "timeout: 1s\noutput: {file: slow.csv}",
@@ -568,7 +575,13 @@ async fn postgres_transaction_is_read_only_even_for_a_writable_user() {
          CREATE OR REPLACE FUNCTION it_pg_sneaky() RETURNS int LANGUAGE sql AS 'INSERT INTO it_pg_victim VALUES (1) RETURNING id';",
     )
     .await;
-    let repo = Repo::new("postgres");
+    // the function is listed and the admin user accepted: only the server's read-only
+    // transaction stands in the way
+    let repo = Repo::with_database(
+        "postgres",
+        "    allowed_functions:\n      it_pg_sneaky: \"test: the read-only transaction must stop it\"\n",
+    )
+    .admin_user();
     repo.query(
         "sneaky.sql",
         "output: {file: sneaky.csv}",
@@ -614,7 +627,10 @@ fn cancel_run(repo: &Repo, url: &str) {
 #[tokio::test]
 async fn mysql_sigterm_kills_the_query_on_the_server() {
     let Some(url) = support::mysql() else { return };
-    let repo = Repo::new("mysql");
+    let repo = Repo::with_database(
+        "mysql",
+        "    allowed_relations:\n      information_schema.columns: \"test: a slow cross join\"\n",
+    );
     repo.query(
         "long.sql",
         "timeout: 5m\noutput: {file: long.csv}",
@@ -623,7 +639,7 @@ async fn mysql_sigterm_kills_the_query_on_the_server() {
     cancel_run(&repo, &url);
     let mut c = sqlx::MySqlConnection::connect(&url).await.unwrap();
     let running: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%a.ordinal_position > -1%' AND id <> CONNECTION_ID()",
+        "SELECT COUNT(*) FROM information_schema.processlist WHERE info LIKE '%`ordinal_position` > -1%' AND id <> CONNECTION_ID()",
     )
     .fetch_one(&mut c)
     .await
@@ -636,7 +652,10 @@ async fn postgres_sigterm_cancels_the_query_on_the_server() {
     let Some(url) = support::postgres() else {
         return;
     };
-    let repo = Repo::new("postgres");
+    let repo = Repo::with_database(
+        "postgres",
+        "    allowed_functions:\n      generate_series: \"test: a slow scan\"\n",
+    );
     repo.query(
         "long.sql",
         "timeout: 5m\noutput: {file: long.csv}",
@@ -645,7 +664,7 @@ async fn postgres_sigterm_cancels_the_query_on_the_server() {
     cancel_run(&repo, &url);
     let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
     let running: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%g > -7%' AND state = 'active' AND pid <> pg_backend_pid()",
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%\"g\" > -7%' AND state = 'active' AND pid <> pg_backend_pid()",
     )
     .fetch_one(&mut c)
     .await
@@ -729,7 +748,7 @@ async fn mysql_connection_killed_mid_stream() {
     )
     .await;
     // a procedure-free kill: find the export's connection by its statement text
-    let kill = "SET @id = (SELECT id FROM information_schema.processlist WHERE info LIKE '%FROM it_big a, it_big b%' AND id <> CONNECTION_ID() LIMIT 1); SET @k = CONCAT('KILL CONNECTION ', @id); PREPARE s FROM @k; EXECUTE s;";
+    let kill = "SET @id = (SELECT id FROM information_schema.processlist WHERE info LIKE '%FROM `it_big`%`a`, `it_big`%`b`%' AND id <> CONNECTION_ID() LIMIT 1); SET @k = CONCAT('KILL CONNECTION ', @id); PREPARE s FROM @k; EXECUTE s;";
     killed_mid_stream("mysql", &url, kill, "it_big").await;
 }
 
@@ -743,6 +762,6 @@ async fn postgres_connection_killed_mid_stream() {
         "DROP TABLE IF EXISTS it_pg_big; CREATE TABLE it_pg_big AS SELECT g AS n FROM generate_series(1, 20000) g;",
     )
     .await;
-    let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%it_pg_big a, it_pg_big b%' AND pid <> pg_backend_pid()";
+    let kill = "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%\"it_pg_big\"%\"a\", \"it_pg_big\"%\"b\"%' AND pid <> pg_backend_pid()";
     killed_mid_stream("postgres", &url, kill, "it_pg_big").await;
 }

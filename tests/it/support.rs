@@ -31,23 +31,58 @@ pub fn postgres() -> Option<String> {
 }
 
 /// A repository in a temp dir: `sqlcourier.yaml`, `queries/`, output in `out/`.
+///
+/// Queries run as the documented read-only user: when [`Repo::run`] / [`Repo::cmd`] get
+/// the admin URL of tests/lib/databases.sh (`SQLCOURIER_TEST_*_URL`, which the tests use
+/// to create their tables), the binary connects with the matching read-only URL
+/// (`SQLCOURIER_TEST_*_RO_URL`) instead, because `run` refuses a user that can write.
+/// A test that needs the admin user says so with [`Repo::admin_user`].
 pub struct Repo {
     pub dir: tempfile::TempDir,
+    admin: bool,
 }
 
 impl Repo {
     /// `driver` is mysql | postgres | sqlite; the URL is passed as SQLCOURIER_DB_MAIN.
     pub fn new(driver: &str) -> Repo {
+        Self::with_database(driver, "")
+    }
+
+    /// Like [`Repo::new`], with more settings for the database `main`: YAML lines
+    /// indented by four spaces, e.g. `"    allowed_functions:\n      generate_series: test\n"`.
+    pub fn with_database(driver: &str, extra: &str) -> Repo {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("sqlcourier.yaml"),
             format!(
-                "defaults:\n  timezone: Asia/Tokyo\n  encoding: utf-8\ndatabases:\n  main: {{driver: {driver}, url_env: SQLCOURIER_DB_MAIN}}\ndestinations:\n  out: {{type: local, path: out}}\nmasking:\n  key_env: SQLCOURIER_MASK_KEY\n"
+                "defaults:\n  timezone: Asia/Tokyo\n  encoding: utf-8\ndatabases:\n  main:\n    driver: {driver}\n    url_env: SQLCOURIER_DB_MAIN\n{extra}destinations:\n  out: {{type: local, path: out}}\nmasking:\n  key_env: SQLCOURIER_MASK_KEY\n"
             ),
         )
         .unwrap();
         std::fs::create_dir_all(dir.path().join("queries")).unwrap();
-        Repo { dir }
+        Repo { dir, admin: false }
+    }
+
+    /// Passes the URL given to [`Repo::run`] / [`Repo::cmd`] unchanged (no switch to
+    /// the read-only user, no `allow_privileged_user`): for the privilege check's tests.
+    pub fn keep_url(mut self) -> Repo {
+        self.admin = true;
+        self
+    }
+
+    /// Runs the binary as the admin user (a user that can write) and accepts it in
+    /// sqlcourier.yaml with `allow_privileged_user`.
+    pub fn admin_user(mut self) -> Repo {
+        let p = self.path().join("sqlcourier.yaml");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let text = text.replacen(
+            "    url_env: SQLCOURIER_DB_MAIN\n",
+            "    url_env: SQLCOURIER_DB_MAIN\n    allow_privileged_user: \"integration test as the admin user\"\n",
+            1,
+        );
+        std::fs::write(&p, text).unwrap();
+        self.admin = true;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -83,6 +118,11 @@ impl Repo {
     }
 
     pub fn cmd(&self, url: &str) -> Command {
+        let url = if self.admin {
+            url.to_string()
+        } else {
+            read_only(url)
+        };
         let mut c = Command::new(env!("CARGO_BIN_EXE_sqlcourier"));
         c.current_dir(self.path())
             .env("SQLCOURIER_DB_MAIN", url)
@@ -95,6 +135,23 @@ impl Repo {
             .env("NO_COLOR", "1");
         c
     }
+}
+
+/// The read-only URL for the admin URL `url` of tests/lib/databases.sh; other URLs
+/// unchanged.
+pub fn read_only(url: &str) -> String {
+    for (admin, ro) in [
+        ("SQLCOURIER_TEST_MYSQL_URL", "SQLCOURIER_TEST_MYSQL_RO_URL"),
+        ("SQLCOURIER_TEST_PG_URL", "SQLCOURIER_TEST_PG_RO_URL"),
+    ] {
+        if std::env::var(admin).is_ok_and(|a| !a.is_empty() && a == url)
+            && let Ok(r) = std::env::var(ro)
+            && !r.is_empty()
+        {
+            return r;
+        }
+    }
+    url.to_string()
 }
 
 pub fn text(o: &Output) -> String {

@@ -49,10 +49,16 @@ CREATE USER IF NOT EXISTS 'sqlcourier_admin'@'localhost' IDENTIFIED BY 'sqlcouri
 GRANT ALL ON $TEST_DB.* TO 'sqlcourier_admin'@'127.0.0.1';
 GRANT ALL ON $TEST_DB.* TO 'sqlcourier_admin'@'localhost';
 GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'sqlcourier_admin'@'127.0.0.1';
+-- tests/it/guard.rs: the general log (what the server received) and hostile global modes
+GRANT SUPER ON *.* TO 'sqlcourier_admin'@'127.0.0.1';
+GRANT SELECT ON mysql.general_log TO 'sqlcourier_admin'@'127.0.0.1';
 CREATE USER IF NOT EXISTS 'sqlcourier_ro'@'127.0.0.1' IDENTIFIED BY 'sqlcourier_ro';
 CREATE USER IF NOT EXISTS 'sqlcourier_ro'@'localhost' IDENTIFIED BY 'sqlcourier_ro';
 GRANT SELECT ON $TEST_DB.* TO 'sqlcourier_ro'@'127.0.0.1';
 GRANT SELECT ON $TEST_DB.* TO 'sqlcourier_ro'@'localhost';
+-- a second read-only user, only for tests/it/guard.rs's look at the general log
+CREATE USER IF NOT EXISTS 'sqlcourier_ro_guard'@'127.0.0.1' IDENTIFIED BY 'sqlcourier_ro_guard';
+GRANT SELECT ON $TEST_DB.* TO 'sqlcourier_ro_guard'@'127.0.0.1';
 FLUSH PRIVILEGES;
 SQL
 }
@@ -94,6 +100,17 @@ SQL
   if ! "${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$TEST_DB'" | grep -q 1; then
     "${psql[@]}" -c "CREATE DATABASE $TEST_DB OWNER sqlcourier_admin"
   fi
+  # the read-only user of runner-ami/README.md: reads every table the admin creates
+  # (the tests run the binary as this user; sqlcourier refuses a user that can write)
+  local psql_db=(psql -v ON_ERROR_STOP=1 -q -d "$TEST_DB")
+  if [ "$(id -u)" -eq 0 ]; then psql_db=(runuser -u postgres -- "${psql_db[@]}"); fi
+  "${psql_db[@]}" <<SQL
+GRANT CONNECT ON DATABASE $TEST_DB TO sqlcourier_ro;
+GRANT USAGE ON SCHEMA public TO sqlcourier_ro;
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO sqlcourier_ro;
+ALTER DEFAULT PRIVILEGES FOR ROLE sqlcourier_admin IN SCHEMA public GRANT SELECT ON TABLES TO sqlcourier_ro;
+SQL
 }
 
 export SQLCOURIER_TEST_MYSQL_URL="mysql://sqlcourier_admin:sqlcourier_admin@127.0.0.1:3306/$TEST_DB"

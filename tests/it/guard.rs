@@ -1,0 +1,556 @@
+//! Issue #11: the server runs exactly what the guard approved. A hostile corpus (every
+//! quoting form, executable comments, functions that sleep, lock, read files or change
+//! state, system catalogs) is refused by `check` and by `run`; hostile-looking text that
+//! is only text runs as text; the server's own log shows that nothing else ran; users
+//! that can write are refused; SQLite stops at its time limit.
+
+use sqlx::{Connection, Executor, Row};
+
+use crate::support::{self, Repo, parse_csv, text};
+
+/// Statements `check` and `run` must refuse, per driver.
+const REFUSED_MYSQL: &[&str] = &[
+    "SELECT SLEEP(1) AS a",
+    "SELECT 'x\\\\', SLEEP(1) -- ' AS a",
+    "SELECT \"x\\\\\", SLEEP(1) -- \" AS a",
+    "SELECT N'x\\\\', SLEEP(1) -- ' AS a",
+    "SELECT _utf8mb4'x\\\\', SLEEP(1) -- ' AS a",
+    "SELECT id FROM it_guard_people WHERE note = 'x\\\\' OR SLEEP(1) -- '",
+    "SELECT id AS `a\\` FROM it_guard_people",
+    "SELECT 'a\\a' AS a",
+    "SELECT LOAD_FILE('/etc/passwd') AS a",
+    "SELECT CONVERT(LOAD_FILE('/etc/passwd') USING utf8mb4) AS a",
+    "SELECT 1 AS a INTO OUTFILE '/tmp/sqlcourier_guard_outfile'",
+    "SELECT 1 AS a INTO DUMPFILE '/tmp/sqlcourier_guard_dumpfile'",
+    "SELECT GET_LOCK('sqlcourier_guard', 1) AS a",
+    "SELECT BENCHMARK(100000000, MD5('a')) AS a",
+    "SELECT user, password FROM mysql.user",
+    "SELECT * FROM information_schema.processlist",
+    "SELECT * FROM performance_schema.threads",
+    "SELECT * FROM sys.processlist",
+    "SELECT seq FROM seq_1_to_10",
+    "SELECT * FROM JSON_TABLE('[1]', '$[*]' COLUMNS (a INT PATH '$')) t",
+    "SELECT 1 AS a /*! , SLEEP(1) */",
+    "SELECT 1 AS a /*M! , SLEEP(1) */",
+    "SELECT 1 AS a # c\n, SLEEP(1) AS b",
+    "SELECT 1 AS a UNION SELECT LOAD_FILE('/etc/passwd')",
+    "SELECT id FROM it_guard_people WHERE id IN (SELECT SLEEP(1))",
+    "SELECT @@secure_file_priv AS a",
+    "SELECT @x AS a",
+    "SELECT VERSION() AS a",
+    "SELECT id FROM it_guard_people FOR UPDATE",
+    "SELECT id FROM it_guard_people LOCK IN SHARE MODE",
+    "SELECT 1 AS a; SELECT SLEEP(1)",
+    "SELECT MASTER_POS_WAIT('a', 1) AS a",
+    "SELECT NAME_CONST('a', 1) AS a",
+    "SELECT it_guard_db.no_such_function(1) AS a",
+];
+
+const REFUSED_POSTGRES: &[&str] = &[
+    "SELECT pg_sleep(1) AS a",
+    "SELECT * FROM pg_sleep(1)",
+    "SELECT E'x\\'', pg_sleep(1) -- ' AS a",
+    "SELECT pg_stat_reset() AS a",
+    "SELECT pg_stat_reset_shared('archiver') AS a",
+    "SELECT pg_stat_reset_slru(NULL) AS a",
+    "SELECT * FROM pg_create_logical_replication_slot('s', 'test_decoding')",
+    "SELECT pg_create_physical_replication_slot('s') AS a",
+    "SELECT pg_copy_logical_replication_slot('a', 'b') AS a",
+    "SELECT pg_drop_replication_slot('s') AS a",
+    "SELECT pg_replication_slot_advance('s', '0/0') AS a",
+    "SELECT pg_backup_start('x') AS a",
+    "SELECT txid_current() AS a",
+    "SELECT pg_current_xact_id() AS a",
+    "SELECT pg_file_write('x', 'y', false) AS a",
+    "SELECT pg_file_unlink('x') AS a",
+    "SELECT pg_log_backend_memory_contexts(1) AS a",
+    "SELECT * FROM pg_ls_waldir()",
+    "SELECT * FROM pg_ls_dir('.')",
+    "SELECT * FROM pg_file_settings",
+    "SELECT * FROM pg_catalog.pg_authid",
+    "SELECT rolpassword FROM pg_authid",
+    "SELECT * FROM information_schema.tables",
+    "SELECT nextval('s') AS a",
+    "SELECT set_config('a.b', 'c', false) AS a",
+    "SELECT current_setting('data_directory') AS a",
+    "SELECT * FROM generate_series(1, 3) g",
+    "SELECT * FROM unnest(ARRAY[1, 2]) u",
+    "SELECT generate_series(1, 3) AS a",
+    "SELECT lo_import('/etc/passwd') AS a",
+    "SELECT query_to_xml('select 1', true, true, '') AS a",
+    "SELECT version() AS a",
+    "SELECT 1 AS a /*! , pg_sleep(1) */",
+    "SELECT 1 AS a; SELECT pg_sleep(1)",
+    "WITH d AS (DELETE FROM it_guard_people RETURNING id) SELECT id FROM d",
+    "SELECT id FROM it_guard_people FOR SHARE",
+    "SELECT public.it_guard_unknown(1) AS a",
+];
+
+const REFUSED_SQLITE: &[&str] = &[
+    "SELECT load_extension('x') AS a",
+    "SELECT * FROM sqlite_master",
+    "SELECT * FROM pragma_table_info('t')",
+    "SELECT * FROM json_each('[1]')",
+    "SELECT readfile('/etc/passwd') AS a",
+];
+
+fn refused_everywhere(driver: &str, corpus: &[&str]) {
+    let repo = Repo::new(driver);
+    for (i, sql) in corpus.iter().enumerate() {
+        repo.query(
+            &format!("h{i:02}.sql"),
+            &format!("output: {{file: h{i:02}.csv}}"),
+            sql,
+        );
+    }
+    for (i, sql) in corpus.iter().enumerate() {
+        let f = format!("queries/h{i:02}.sql");
+        let o = repo.run("", &["check", &f]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{driver}: accepted: {sql}\n{}",
+            text(&o)
+        );
+    }
+    // run refuses before it connects (the URL is not even a database)
+    let o = repo.run("mysql://nobody:nothing@127.0.0.1:1/none", &["run", "--all"]);
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    for i in 0..corpus.len() {
+        assert!(!repo.out(&format!("h{i:02}.csv")).exists());
+    }
+}
+
+#[test]
+fn hostile_corpus_is_refused_by_check_and_run() {
+    refused_everywhere("mysql", REFUSED_MYSQL);
+    refused_everywhere("postgres", REFUSED_POSTGRES);
+    refused_everywhere("sqlite", REFUSED_SQLITE);
+}
+
+/// Text that looks like an attack but is only text: (SQL, the one value it returns).
+const TEXT_MYSQL: &[(&str, &str)] = &[
+    (r"SELECT 'x\\' AS a", r"x\"),
+    (r"SELECT ', SLEEP(5) -- ' AS a", ", SLEEP(5) -- "),
+    (
+        r"SELECT 'a\' OR SLEEP(5) OR \'' AS a",
+        "a' OR SLEEP(5) OR '",
+    ),
+    (r#"SELECT "it\"s ""q"" \\" AS a"#, r#"it"s "q" \"#),
+    (r"SELECT N'n\\' AS a", r"n\"),
+    (r"SELECT _utf8mb4'u\\' AS a", r"u\"),
+    (r"SELECT _utf8mb4 X'5C27' AS a", r"\'"),
+    (r"SELECT 'c:\\temp\\new' AS a", r"c:\temp\new"),
+    (r"SELECT '100\%' AS a", r"100\%"),
+    (r"SELECT 'a_b' LIKE 'a\_b' AS a", "1"),
+    (r"SELECT '東京\\大阪' AS a", r"東京\大阪"),
+    (r"SELECT '/*' AS a", "/*"),
+    (r"SELECT '--' AS a", "--"),
+    (r"SELECT '#' AS a", "#"),
+    (r"SELECT '\n' AS a", "\n"),
+    (r#"SELECT "email" AS a"#, "email"),
+    (r"SELECT CONCAT('a\\', 'b') AS a", r"a\b"),
+    (
+        r"SELECT note AS a FROM it_guard_people WHERE note = 'x\\'",
+        r"x\",
+    ),
+    (
+        r"SELECT id AS `we``ird` FROM it_guard_people WHERE note = 'x\\'",
+        "1",
+    ),
+];
+
+const TEXT_POSTGRES: &[(&str, &str)] = &[
+    (r"SELECT 'x\' AS a", r"x\"),
+    (r"SELECT E'x\\' AS a", r"x\"),
+    (
+        r"SELECT E'a\', pg_sleep(5) -- ' AS a",
+        "a', pg_sleep(5) -- ",
+    ),
+    (r"SELECT $$y\'$$ AS a", r"y\'"),
+    (r"SELECT $t$ $$ pg_sleep(5) $t$ AS a", " $$ pg_sleep(5) "),
+    (r"SELECT U&'\0041\\' AS a", r"A\"),
+    (r"SELECT 'it''s' AS a", "it's"),
+    (r"SELECT '東京\大阪' AS a", r"東京\大阪"),
+    (r"SELECT '/*' AS a", "/*"),
+    (r#"SELECT 'a' AS "we""ird""#, "a"),
+    (
+        r"SELECT note AS a FROM it_guard_people WHERE note = 'x\'",
+        r"x\",
+    ),
+];
+
+/// What the CSV of a one-value query holds.
+fn value_of(repo: &Repo, file: &str) -> String {
+    let rows = parse_csv(&repo.read_out(file));
+    assert_eq!(rows.len(), 2, "{file}: {rows:?}");
+    rows[1][0].clone().unwrap_or_default()
+}
+
+async fn my_exec(url: &str, sql: &str) {
+    let mut c = sqlx::MySqlConnection::connect(url).await.unwrap();
+    c.execute(sql).await.unwrap();
+    c.close().await.unwrap();
+}
+
+async fn pg_exec(url: &str, sql: &str) {
+    let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+    c.execute(sql).await.unwrap();
+    c.close().await.unwrap();
+}
+
+/// Writes one query file per entry, runs them all, checks each value.
+fn run_text_corpus(driver: &str, url: &str, corpus: &[(&str, &str)]) -> Repo {
+    run_text_corpus_as(driver, url, url, corpus)
+}
+
+/// Like [`run_text_corpus`]; `run_url` (not swapped for the read-only user) runs them.
+fn run_text_corpus_as(driver: &str, url: &str, run_url: &str, corpus: &[(&str, &str)]) -> Repo {
+    let repo = if url == run_url {
+        Repo::new(driver)
+    } else {
+        Repo::new(driver).keep_url()
+    };
+    for (i, (sql, _)) in corpus.iter().enumerate() {
+        repo.query(
+            &format!("t{i:02}.sql"),
+            &format!("output: {{file: t{i:02}.csv}}\nallow_formulas: \"test data\""),
+            sql,
+        );
+    }
+    let o = repo.run(run_url, &["run", "--all"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (i, (sql, want)) in corpus.iter().enumerate() {
+        let got = value_of(&repo, &format!("t{i:02}.csv"));
+        assert_eq!(got, *want, "{driver}: {sql}");
+    }
+    repo
+}
+
+#[tokio::test]
+async fn mysql_server_receives_only_what_was_approved() {
+    let Some(url) = support::mysql() else { return };
+    my_exec(
+        &url,
+        r"DROP TABLE IF EXISTS it_guard_people;
+          CREATE TABLE it_guard_people (id INT PRIMARY KEY, note TEXT) DEFAULT CHARSET utf8mb4;
+          INSERT INTO it_guard_people VALUES (1, 'x\\'), (2, 'y');",
+    )
+    .await;
+    let mut admin = sqlx::MySqlConnection::connect(&url).await.unwrap();
+    let started: String = sqlx::query_scalar("SELECT CAST(NOW(6) AS CHAR)")
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    admin
+        .execute("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = ON")
+        .await
+        .unwrap();
+    // a read-only user of its own, so other tests' statements are not in the picture
+    let ro_user = "sqlcourier_ro_guard";
+    let logged = support::read_only(&url).replacen(
+        "sqlcourier_ro:sqlcourier_ro",
+        "sqlcourier_ro_guard:sqlcourier_ro_guard",
+        1,
+    );
+    let repo = run_text_corpus_as("mysql", &url, &logged, TEXT_MYSQL);
+    admin.execute("SET GLOBAL general_log = OFF").await.unwrap();
+
+    // every statement the read-only user sent is sqlcourier's own session set-up or the
+    // exact rendering of an approved query
+    let rows = sqlx::query(
+        "SELECT CAST(command_type AS CHAR), CAST(argument AS CHAR) FROM mysql.general_log
+         WHERE event_time >= ? AND user_host LIKE CONCAT(?, '[%')
+           AND command_type IN ('Query', 'Prepare', 'Execute')",
+    )
+    .bind(&started)
+    .bind(ro_user)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!rows.is_empty(), "the general log recorded nothing");
+    let approved: Vec<String> = TEXT_MYSQL
+        .iter()
+        .map(|(sql, _)| rendered(sql, sqlcourier::catalog::config::Driver::Mysql))
+        .collect();
+    let own = [
+        "SET NAMES",
+        "SET SESSION sql_mode",
+        "SET sql_mode",
+        "SELECT @@SESSION.sql_mode",
+        "SELECT CONNECTION_ID()",
+        "SELECT CAST(CURRENT_USER() AS CHAR)",
+        "SHOW GRANTS",
+        "SET time_zone",
+        "SET SESSION max_statement_time",
+        "START TRANSACTION READ ONLY",
+        "ROLLBACK",
+    ];
+    let mut seen_approved = 0;
+    for r in &rows {
+        let kind: String = r.get(0);
+        let arg: String = r.get(1);
+        let arg = arg.trim();
+        if own.iter().any(|o| arg.starts_with(o)) {
+            continue;
+        }
+        // Execute lines show the statement with the bound values
+        assert!(
+            approved.iter().any(|a| a == arg),
+            "the server received a statement the guard did not approve ({kind}): {arg}"
+        );
+        seen_approved += 1;
+    }
+    assert!(seen_approved >= TEXT_MYSQL.len(), "{seen_approved}");
+    drop(repo);
+    admin.close().await.unwrap();
+}
+
+/// The SQL sqlcourier sends for `sql` (test-side rendering through the library).
+fn rendered(sql: &str, driver: sqlcourier::catalog::config::Driver) -> String {
+    let c = sqlcourier::guard::statement::check(
+        &sqlcourier::guard::statement::SqlSource {
+            path: std::path::Path::new("q.sql"),
+            sql,
+            sql_line: 1,
+            sql_col: 1,
+        },
+        driver,
+    )
+    .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+    c.render(sqlcourier::guard::statement::Placeholders::Question)
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn mysql_pinned_session_wins_over_hostile_server_modes() {
+    let Some(url) = support::mysql() else { return };
+    my_exec(
+        &url,
+        r"CREATE TABLE IF NOT EXISTS it_guard_modes (id INT PRIMARY KEY, email TEXT);
+          REPLACE INTO it_guard_modes VALUES (1, 'secret@example.com');",
+    )
+    .await;
+    // a session that arrives with hostile modes (as if they were the server's default):
+    // sqlcourier pins its own before anything runs
+    let ro = support::read_only(&url);
+    let mut raw = sqlx::MySqlConnection::connect(&ro).await.unwrap();
+    raw.execute("SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,IGNORE_SPACE,HIGH_NOT_PRECEDENCE'; SET NAMES latin1")
+        .await
+        .unwrap();
+    let mut conn = sqlcourier::source::Connection::Mysql(
+        sqlcourier::source::mysql::MysqlSource::from_connection(raw, &ro)
+            .await
+            .unwrap(),
+    );
+    // `"email"` is text to the check; the server must read it as text too, and a
+    // backslash must end nothing
+    for (sql, want) in [
+        (r#"SELECT "email" AS a FROM it_guard_modes"#, "email"),
+        (r"SELECT 'x\\' AS a FROM it_guard_modes", r"x\"),
+        (
+            r"SELECT 'a\' OR email <> \'' AS a FROM it_guard_modes",
+            r"a' OR email <> '",
+        ),
+    ] {
+        let got = export_one(&mut conn, sql, sqlcourier::catalog::config::Driver::Mysql).await;
+        assert_eq!(got, want, "{sql}");
+    }
+    conn.close().await;
+}
+
+async fn export_one(
+    conn: &mut sqlcourier::source::Connection,
+    sql: &str,
+    driver: sqlcourier::catalog::config::Driver,
+) -> String {
+    struct One(Vec<String>);
+    impl sqlcourier::source::RowSink for One {
+        fn row(&mut self, cells: &[Option<&[u8]>]) -> anyhow::Result<()> {
+            self.0
+                .push(String::from_utf8_lossy(cells[0].unwrap_or(b"NULL")).into_owned());
+            Ok(())
+        }
+    }
+    let checked = sqlcourier::guard::statement::check(
+        &sqlcourier::guard::statement::SqlSource {
+            path: std::path::Path::new("q.sql"),
+            sql,
+            sql_line: 1,
+            sql_col: 1,
+        },
+        driver,
+    )
+    .unwrap();
+    let params = Default::default();
+    let job = sqlcourier::source::Export {
+        statement: &checked,
+        params: &params,
+        timeout: std::time::Duration::from_secs(30),
+        timezone: "Asia/Tokyo",
+    };
+    let mut sink = One(Vec::new());
+    conn.export(&job, &mut sink).await.unwrap();
+    assert_eq!(sink.0.len(), 1, "{sql}");
+    sink.0.remove(0)
+}
+
+#[tokio::test]
+async fn postgres_hostile_text_and_role_settings() {
+    let Some(url) = support::postgres() else {
+        return;
+    };
+    pg_exec(
+        &url,
+        r"DROP TABLE IF EXISTS it_guard_people;
+          CREATE TABLE it_guard_people (id int PRIMARY KEY, note text);
+          INSERT INTO it_guard_people VALUES (1, 'x\'), (2, 'y');",
+    )
+    .await;
+    // the role's defaults in this database are hostile: sqlcourier pins its own
+    let db: String = {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let d = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+        d
+    };
+    pg_exec(
+        &url,
+        &format!(
+            "ALTER ROLE sqlcourier_ro IN DATABASE {db} SET standard_conforming_strings = off;
+             ALTER ROLE sqlcourier_ro IN DATABASE {db} SET backslash_quote = on;
+             ALTER ROLE sqlcourier_ro IN DATABASE {db} SET search_path = nowhere"
+        ),
+    )
+    .await;
+    let ro = support::read_only(&url);
+    let result = std::panic::AssertUnwindSafe(async {
+        let repo = run_text_corpus("postgres", &url, TEXT_POSTGRES);
+        drop(repo);
+        let mut c = sqlcourier::source::Connection::open(
+            sqlcourier::catalog::config::Driver::Postgres,
+            &ro,
+        )
+        .await
+        .unwrap();
+        let got = export_one(
+            &mut c,
+            r"SELECT 'a\' AS a",
+            sqlcourier::catalog::config::Driver::Postgres,
+        )
+        .await;
+        c.close().await;
+        got
+    });
+    let got = futures_util::FutureExt::catch_unwind(result).await;
+    pg_exec(
+        &url,
+        &format!("ALTER ROLE sqlcourier_ro IN DATABASE {db} RESET ALL"),
+    )
+    .await;
+    assert_eq!(got.unwrap(), r"a\");
+}
+
+// ------------------------------------------------------------------ privileges
+
+#[tokio::test]
+async fn mysql_writable_user_is_refused_and_named() {
+    let Some(url) = support::mysql() else { return };
+    let repo = Repo::new("mysql").keep_url();
+    repo.query("q.sql", "output: {file: q.csv}", "SELECT 1 AS n");
+    let o = repo.run(&url, &["run", "queries/q.sql"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("can do more than read"), "{t}");
+    assert!(t.contains("ALL PRIVILEGES on `"), "{t}");
+    assert!(t.contains("PROCESS on *.*"), "{t}");
+    // (the user name is part of the URL's secret user-info, so it shows as ***)
+    assert!(t.contains("REVOKE PROCESS ON *.* FROM '"), "{t}");
+    assert!(t.contains("allow_privileged_user"), "{t}");
+    assert!(
+        !t.contains("*2470") && !t.contains("PASSWORD '"),
+        "no hash: {t}"
+    );
+    assert!(!repo.out("q.csv").exists());
+    // accepted in writing: a warning, and the run goes ahead
+    let repo = Repo::new("mysql").admin_user();
+    repo.query("q.sql", "output: {file: q.csv}", "SELECT 1 AS n");
+    let o = repo.run(&url, &["run", "queries/q.sql"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("warning: the user of database `main` can do more than read"));
+}
+
+#[tokio::test]
+async fn postgres_writable_user_is_refused_and_named() {
+    let Some(url) = support::postgres() else {
+        return;
+    };
+    let repo = Repo::new("postgres").keep_url();
+    repo.query("q.sql", "output: {file: q.csv}", "SELECT 1 AS n");
+    let o = repo.run(&url, &["run", "queries/q.sql"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("the role attribute SUPERUSER"), "{t}");
+    assert!(t.contains(" NOSUPERUSER;"), "{t}");
+    assert!(!repo.out("q.csv").exists());
+}
+
+#[tokio::test]
+async fn postgres_user_with_table_writes_is_refused() {
+    let Some(url) = support::postgres() else {
+        return;
+    };
+    pg_exec(
+        &url,
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sqlcourier_it_writer') THEN
+             CREATE ROLE sqlcourier_it_writer LOGIN PASSWORD 'sqlcourier_it_writer';
+           END IF;
+         END $$;
+         CREATE TABLE IF NOT EXISTS it_guard_writable (id int);
+         GRANT SELECT, INSERT, DELETE ON it_guard_writable TO sqlcourier_it_writer;
+         GRANT pg_read_server_files TO sqlcourier_it_writer;",
+    )
+    .await;
+    let writer = url.replacen(
+        "sqlcourier_admin:sqlcourier_admin",
+        "sqlcourier_it_writer:sqlcourier_it_writer",
+        1,
+    );
+    let repo = Repo::new("postgres").keep_url();
+    repo.query("q.sql", "output: {file: q.csv}", "SELECT 1 AS n");
+    let o = repo.run(&writer, &["run", "queries/q.sql"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("INSERT on public.it_guard_writable"), "{t}");
+    assert!(t.contains("DELETE on public.it_guard_writable"), "{t}");
+    assert!(t.contains("membership in pg_read_server_files"), "{t}");
+    assert!(t.contains("REVOKE pg_read_server_files FROM "), "{t}");
+}
+
+// ------------------------------------------------------------------ SQLite time limit
+
+#[test]
+fn sqlite_unbounded_query_stops_at_its_time_limit() {
+    let repo = Repo::new("sqlite");
+    repo.query(
+        "forever.sql",
+        "timeout: 3s\noutput: {file: forever.csv}",
+        "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) AS c FROM r",
+    );
+    let started = std::time::Instant::now();
+    let o = repo.run("sqlite::memory:", &["run", "queries/forever.sql"]);
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("longer than its time limit"),
+        "{}",
+        text(&o)
+    );
+    assert!(took.as_secs_f64() < 6.0, "took {took:?}");
+    assert!(!repo.out("forever.csv").exists());
+}
