@@ -554,3 +554,143 @@ fn sqlite_unbounded_query_stops_at_its_time_limit() {
     assert!(took.as_secs_f64() < 6.0, "took {took:?}");
     assert!(!repo.out("forever.csv").exists());
 }
+
+// ------------------------------------------------------------------ legitimate SQL
+
+const MY_LEGIT: &[&str] = &[
+    "SELECT CAST(m.pref AS CHAR) AS pref, CAST(COUNT(o.id) AS CHAR) AS n, CAST(SUM(o.amount) AS CHAR) AS total FROM it_guard_members m LEFT JOIN it_guard_orders o ON o.member_id = m.id GROUP BY m.pref ORDER BY m.pref",
+    "WITH t AS (SELECT member_id, amount, ROW_NUMBER() OVER (PARTITION BY member_id ORDER BY ordered_at DESC) AS rn FROM it_guard_orders) SELECT CAST(member_id AS CHAR) AS m, CAST(amount AS CHAR) AS a FROM t WHERE rn = 1 ORDER BY member_id",
+    "SELECT CAST(id AS CHAR) AS id, CAST(SUM(amount) OVER (ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS CHAR) AS running, CAST(RANK() OVER (ORDER BY amount DESC) AS CHAR) AS r FROM it_guard_orders ORDER BY id",
+    "SELECT JSON_UNQUOTE(JSON_EXTRACT(meta, '$.plan')) AS plan, CAST(JSON_LENGTH(meta) AS CHAR) AS k, CAST(id AS CHAR) AS id FROM it_guard_members ORDER BY id",
+    "SELECT DATE_FORMAT(DATE_ADD(created_at, INTERVAL 1 MONTH), '%Y-%m-%d') AS d, CAST(DATEDIFF('2026-12-01', created_at) AS CHAR) AS days, CAST(EXTRACT(YEAR FROM created_at) AS CHAR) AS y FROM it_guard_members ORDER BY id",
+    "SELECT CASE WHEN pref = '東京都' THEN 'Tokyo' WHEN pref LIKE '%府' THEN CONCAT('府: ', pref) ELSE 'other' END AS region, REPLACE(name, '\\\\', '/') AS n, CONCAT('\"', name, '\"', 'it''s') AS q FROM it_guard_members ORDER BY id",
+    "SELECT CAST(m.id AS CHAR) AS id FROM it_guard_members m WHERE EXISTS (SELECT 1 FROM it_guard_orders o WHERE o.member_id = m.id AND o.status IN ('paid', 'shipped')) ORDER BY m.id",
+    "SELECT name AS n FROM it_guard_members WHERE name LIKE '%\\\\\\\\%' UNION ALL SELECT 'x' ORDER BY 1",
+    "SELECT GROUP_CONCAT(name ORDER BY id SEPARATOR ' | ') AS names FROM it_guard_members",
+    "SELECT UPPER(SUBSTRING(TRIM(email), 1, 3)) AS e, LPAD(CAST(id AS CHAR), 4, '0') AS p, COALESCE(NULLIF(pref, ''), '-') AS pr FROM it_guard_members ORDER BY id",
+    "SELECT CAST(status AS CHAR) AS s, CAST(COUNT(*) AS CHAR) AS n FROM it_guard_orders GROUP BY status HAVING COUNT(*) >= 1 ORDER BY status",
+];
+
+const PG_LEGIT: &[&str] = &[
+    "SELECT m.pref, count(o.id)::text AS n, sum(o.amount)::text AS total FROM it_guard_members m LEFT JOIN it_guard_orders o ON o.member_id = m.id GROUP BY m.pref ORDER BY m.pref",
+    "WITH t AS (SELECT member_id, amount, row_number() OVER (PARTITION BY member_id ORDER BY ordered_at DESC) AS rn FROM it_guard_orders) SELECT member_id::text AS m, amount::text AS a FROM t WHERE rn = 1 ORDER BY member_id",
+    "SELECT id::text, (sum(amount) OVER (ORDER BY id))::text AS running, (rank() OVER (ORDER BY amount DESC))::text AS r FROM it_guard_orders ORDER BY id",
+    "SELECT meta->>'plan' AS plan, jsonb_typeof(meta -> 'n') AS t, (meta #>> '{tags,0}') AS tag FROM it_guard_members ORDER BY id",
+    "SELECT to_char(created_at + INTERVAL '1 month', 'YYYY-MM-DD') AS d, (DATE '2026-12-01' - created_at::date)::text AS days, date_trunc('month', created_at)::text AS m, extract(year FROM created_at)::text AS y FROM it_guard_members ORDER BY id",
+    "SELECT CASE WHEN pref = '東京都' THEN 'Tokyo' WHEN pref LIKE '%府' THEN '府: ' || pref ELSE 'other' END AS region, replace(name, '\\', '/') AS n, '\"' || name || '\"' || 'it''s' AS q, E'tab\\there' AS e FROM it_guard_members ORDER BY id",
+    "SELECT m.id::text FROM it_guard_members m WHERE EXISTS (SELECT 1 FROM it_guard_orders o WHERE o.member_id = m.id AND o.status IN ('paid', 'shipped')) ORDER BY m.id",
+    "SELECT string_agg(name, ' | ' ORDER BY id) AS names FROM it_guard_members",
+    "SELECT upper(substring(trim(email) FROM 1 FOR 3)) AS e, lpad(id::text, 4, '0') AS p, coalesce(nullif(pref, ''), '-') AS pr, split_part(email, '@', 2) AS dom FROM it_guard_members ORDER BY id",
+    "SELECT name FROM it_guard_members WHERE name ~ '\\\\' OR name ILIKE '%O''%' ORDER BY id",
+];
+
+/// Runs each query through sqlcourier and directly (the admin user, the SQL as
+/// written), and compares every row.
+async fn same_rows_as_direct<F, Fut>(driver: &str, url: &str, corpus: &[&str], direct: F)
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Vec<Vec<Option<String>>>>,
+{
+    let repo = Repo::new(driver);
+    for (i, sql) in corpus.iter().enumerate() {
+        repo.query(
+            &format!("l{i:02}.sql"),
+            &format!("output: {{file: l{i:02}.csv}}\nallow_formulas: \"test data\"\npii_allowed: {{e: test, dom: test, n: test, names: test, q: test, name: test}}"),
+            sql,
+        );
+    }
+    let o = repo.run(url, &["run", "--all"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (i, sql) in corpus.iter().enumerate() {
+        let mut rows = parse_csv(&repo.read_out(&format!("l{i:02}.csv")));
+        rows.remove(0);
+        let want = direct(sql.to_string()).await;
+        assert!(!want.is_empty(), "{sql}");
+        assert_eq!(rows, want, "{driver}: {sql}");
+    }
+}
+
+async fn my_seed(url: &str) {
+    my_exec(
+        url,
+        r#"DROP TABLE IF EXISTS it_guard_orders; DROP TABLE IF EXISTS it_guard_members;
+           CREATE TABLE it_guard_members (id INT PRIMARY KEY, name TEXT, email TEXT, pref TEXT, created_at DATETIME, meta JSON) DEFAULT CHARSET utf8mb4;
+           CREATE TABLE it_guard_orders (id INT PRIMARY KEY, member_id INT, amount DECIMAL(10,2), status VARCHAR(10), ordered_at DATETIME);
+           INSERT INTO it_guard_members VALUES
+             (1, 'O''Brien \\ 太郎', ' ann@example.com', '東京都', '2026-10-05 10:00:00', '{"plan": "gold", "n": 1}'),
+             (2, 'back\\slash "q"', 'bob@example.jp', '大阪府', '2026-10-31 23:59:59', '{"plan": "free"}'),
+             (3, '花子', 'hanako@example.com', '', '2026-09-01 00:00:00', '{}');
+           INSERT INTO it_guard_orders VALUES
+             (1, 1, 100.50, 'paid', '2026-10-06 00:00:00'), (2, 1, 20.00, 'shipped', '2026-10-07 00:00:00'),
+             (3, 2, 5.25, 'cancelled', '2026-11-01 00:00:00');"#,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn mysql_reporting_sql_returns_the_same_rows_as_run_directly() {
+    let Some(url) = support::mysql() else { return };
+    my_seed(&url).await;
+    let u = url.clone();
+    same_rows_as_direct("mysql", &url, MY_LEGIT, move |sql| {
+        let u = u.clone();
+        async move {
+            let mut c = sqlx::MySqlConnection::connect(&u).await.unwrap();
+            let rows = c.fetch_all(sql.as_str()).await.unwrap();
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            r.try_get::<Option<String>, _>(i).unwrap_or_else(|_| {
+                                r.try_get::<Option<Vec<u8>>, _>(i)
+                                    .unwrap()
+                                    .map(|b| String::from_utf8(b).unwrap())
+                            })
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_reporting_sql_returns_the_same_rows_as_run_directly() {
+    let Some(url) = support::postgres() else {
+        return;
+    };
+    pg_exec(
+        &url,
+        r#"DROP TABLE IF EXISTS it_guard_orders; DROP TABLE IF EXISTS it_guard_members;
+           CREATE TABLE it_guard_members (id int PRIMARY KEY, name text, email text, pref text, created_at timestamp, meta jsonb);
+           CREATE TABLE it_guard_orders (id int PRIMARY KEY, member_id int, amount numeric(10,2), status text, ordered_at timestamp);
+           INSERT INTO it_guard_members VALUES
+             (1, 'O''Brien \ 太郎', ' ann@example.com', '東京都', '2026-10-05 10:00:00', '{"plan": "gold", "n": 1, "tags": ["a"]}'),
+             (2, 'back\slash "q"', 'bob@example.jp', '大阪府', '2026-10-31 23:59:59', '{"plan": "free"}'),
+             (3, '花子', 'hanako@example.com', '', '2026-09-01 00:00:00', '{}');
+           INSERT INTO it_guard_orders VALUES
+             (1, 1, 100.50, 'paid', '2026-10-06'), (2, 1, 20.00, 'shipped', '2026-10-07'),
+             (3, 2, 5.25, 'cancelled', '2026-11-01');"#,
+    )
+    .await;
+    let u = url.clone();
+    same_rows_as_direct("postgres", &url, PG_LEGIT, move |sql| {
+        let u = u.clone();
+        async move {
+            let mut c = sqlx::PgConnection::connect(&u).await.unwrap();
+            let rows = c.fetch_all(sql.as_str()).await.unwrap();
+            rows.iter()
+                .map(|r| {
+                    (0..r.len())
+                        .map(|i| {
+                            r.try_get::<Option<String>, _>(i)
+                                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+    })
+    .await;
+}
