@@ -404,7 +404,12 @@ fn numbers_in(s: &str, hits: &mut Vec<Hit>) {
 
 fn classify(groups: &[Group], s: &str, hits: &mut Vec<Hit>) {
     let n = groups.len();
+    // the two sides of a decimal point are one number, never a phone number apart
+    let fraction = |i: usize| i > 0 && groups[i].sep_before == ".";
     for a in 0..n {
+        if fraction(a) {
+            continue;
+        }
         let mut digits: Vec<u8> = Vec::new();
         let mut seps = String::new();
         let plus = groups[a].plus || groups[a].sep_before.ends_with('+');
@@ -415,6 +420,9 @@ fn classify(groups: &[Group], s: &str, hits: &mut Vec<Hit>) {
             digits.extend_from_slice(&groups[b].digits);
             if digits.len() > 19 {
                 break;
+            }
+            if b + 1 < n && fraction(b + 1) {
+                continue;
             }
             // whole groups only, and not glued to more digits than the run holds
             let text = &s[groups[a].start..groups[b].end];
@@ -649,6 +657,92 @@ mod tests {
         }
         for n in ["都道府県", "件数", "売上"] {
             assert_eq!(personal_name(n), None, "{n}");
+        }
+    }
+
+    /// Personal values hidden every way the issue names, and more.
+    #[test]
+    fn finds_personal_values_inside_text_and_encodings() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let cases: Vec<(String, Sniffed)> = vec![
+            (
+                "memo: please mail taro@example.com asap".into(),
+                Sniffed::Email,
+            ),
+            (
+                "連絡先はtaro.yamada+x@mail.example.co.jpまで".into(),
+                Sniffed::Email,
+            ),
+            ("TARO@EXAMPLE.COM;".into(), Sniffed::Email),
+            ("a@b.jp;c@d.jp;e@f.jp".into(), Sniffed::Email),
+            ("taro＠example.com".into(), Sniffed::Email),
+            ("電話は090-1234-5678です".into(), Sniffed::Phone),
+            ("tel 03-1234-5678".into(), Sniffed::Phone),
+            ("0312345678".into(), Sniffed::Phone),
+            ("09012345678".into(), Sniffed::Phone),
+            ("(03) 1234-5678".into(), Sniffed::Phone),
+            ("０３－１２３４－５６７８".into(), Sniffed::Phone),
+            ("+81-90-1234-5678".into(), Sniffed::Phone),
+            ("+1 415 555 0100".into(), Sniffed::Phone),
+            ("09012345678;09012345679".into(), Sniffed::Phone),
+            ("id 12 090 1234 5678".into(), Sniffed::Phone),
+            ("0120-123-456".into(), Sniffed::Phone),
+            ("pay with 4111-1111-1111-1111 please".into(), Sniffed::Card),
+            ("4111111111111111".into(), Sniffed::Card),
+            (
+                "５５００　００００　００００　０００４".into(),
+                Sniffed::Card,
+            ),
+            ("378282246310005".into(), Sniffed::Card),
+            (hex::encode("taro@example.com"), Sniffed::Email),
+            (hex::encode_upper("taro@example.com"), Sniffed::Email),
+            (hex::encode("090-1234-5678"), Sniffed::Phone),
+            (b64("taro@example.com"), Sniffed::Email),
+            (b64("09012345678"), Sniffed::Phone),
+            (b64("4111 1111 1111 1111"), Sniffed::Card),
+            (format!("x;{}", b64("jiro@example.org")), Sniffed::Email),
+        ];
+        for (v, want) in &cases {
+            assert_eq!(sniff(v.as_bytes()), Some(*want), "{v}");
+        }
+    }
+
+    /// Numbers, dates, booleans and ordinary text are not personal values.
+    #[test]
+    fn numbers_dates_and_text_pass() {
+        for v in [
+            "0.0000000001",
+            "1.0E-10",
+            "0.1234567890",
+            "-0.1234567890",
+            "12345678901234567890.0123456789",
+            "9.999999999",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "0000012345",
+            "0000000000",
+            "2026-10-01",
+            "2026-10-01 12:34:56",
+            "2026-10-01T12:34:56.123456+09:00",
+            "2026/10/01 00:00:00",
+            "20261001123456",
+            "true",
+            "false",
+            "12:34:56",
+            "1,234,567,890",
+            "note, with \"quotes\" #123456",
+            "山田 太郎",
+            "東京都千代田区",
+            "paid",
+            "user@localhost",
+            "@mention and #tag",
+            "{\"a\": [1, \"x\"]}",
+            "550e8400-e29b-41d4-a716-446655440000",
+            "internationalization",
+            "4111 1111 1111 1112",
+        ] {
+            assert_eq!(sniff(v.as_bytes()), None, "{v}");
         }
     }
 
