@@ -278,6 +278,7 @@ async fn run_variant(
         formula_guard: f.allow_formulas.is_none(),
         sniff_rows: ctx.sniff_rows,
         key: key.map(<[u8]>::to_vec),
+        lineage: Some(spec.statement.lineage.clone()),
     };
     let mut tf = Transformer::new(
         plan,

@@ -2,8 +2,10 @@
 //! parameters and their values, periods and time limits.
 
 pub mod allow;
+pub mod lineage;
 pub mod params;
 pub mod period;
+pub mod personal;
 pub mod render;
 pub mod statement;
 pub mod timeout;

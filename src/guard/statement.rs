@@ -38,6 +38,7 @@ use sqlparser::tokenizer::{Location, Token, Tokenizer, Whitespace};
 
 use crate::catalog::config::Driver;
 use crate::catalog::diag::Diagnostic;
+use crate::guard::lineage::{self, Lineage, NoSchema, Schema};
 
 /// Functions a query may never call, lower-case, even when an operator lists them. They sleep or lock (holding a connection
 /// or blocking others), read or write server files, run SQL text that the check never
@@ -140,6 +141,11 @@ pub struct CheckedStatement {
     /// Columns of every other SELECT inside the query (CTEs, subqueries, the later
     /// branches of a UNION): personal data can pass through them under another name.
     pub inner_columns: Vec<OutputColumn>,
+    /// What each result column is made of, without a schema catalogue
+    /// (see [`CheckedStatement::lineage_with`] for one).
+    pub lineage: Lineage,
+    /// (line, col) of the SQL's first character in the file.
+    sql_at: (usize, usize),
 }
 
 /// How parameters are written in the SQL sent to a database.
@@ -330,9 +336,12 @@ pub fn check_with(
         .filter(|c| !columns.iter().any(|o| o.at == c.at))
         .collect();
 
+    let lineage = lineage::analyze(query, &NoSchema, &|l| src.at(l));
     if problems.is_empty() {
         let (params, param_at) = params.into_iter().unzip();
         let checked = CheckedStatement {
+            lineage,
+            sql_at: (src.sql_line, src.sql_col),
             statement,
             driver,
             params,
@@ -739,6 +748,22 @@ fn sources(e: &Expr) -> Vec<String> {
 }
 
 impl CheckedStatement {
+    /// The lineage with a schema catalogue that knows tables' columns (expands `*`,
+    /// resolves unqualified names).
+    pub fn lineage_with(&self, schema: &dyn Schema) -> Lineage {
+        let Statement::Query(q) = &self.statement else {
+            return Lineage::default();
+        };
+        let (sql_line, sql_col) = self.sql_at;
+        let src = SqlSource {
+            path: Path::new(""),
+            sql: "",
+            sql_line,
+            sql_col,
+        };
+        lineage::analyze(q, schema, &|l| src.at(l))
+    }
+
     /// The statement as sent: re-rendered from the tree, `:name` parameters replaced,
     /// literals and names written so the server cannot read them two ways, and proven
     /// to parse back to the same tree ([`super::render`]). Returns the SQL and, for each

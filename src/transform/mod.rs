@@ -16,6 +16,8 @@ use anyhow::{Result, bail};
 
 use crate::encode::CsvEncoder;
 use crate::encode::gzip::OutputWriter;
+use crate::guard::lineage::{Lineage, Origin, Reach};
+use crate::guard::personal::{Problem, Rules, Treatment};
 use crate::source::RowSink;
 use mask::{MaskRule, Masked, Masker};
 
@@ -31,10 +33,14 @@ pub struct TransformPlan {
     pub sniff_rows: u64,
     /// The `hash` key (only when a `hash` rule is used).
     pub key: Option<Vec<u8>>,
+    /// What each result column is made of; `None` judges the real columns by name only.
+    pub lineage: Option<Lineage>,
 }
 
 struct ColumnPlan {
     name: String,
+    /// The `pii_allowed:` key(s) that would let it through unsniffed.
+    allow: String,
     mask: Option<Masker>,
     sniff: bool,
 }
@@ -110,27 +116,56 @@ impl RowSink for Transformer {
                 );
             }
         }
+        let reaches: Vec<Reach> = match &self.plan.lineage {
+            Some(l) => l.runtime(names),
+            None => names
+                .iter()
+                .map(|n| {
+                    Reach::from([Origin::Column {
+                        table: None,
+                        column: n.to_lowercase(),
+                    }])
+                })
+                .collect(),
+        };
+        let rules = Rules {
+            mask: &self.plan.mask,
+            allowed: &self.plan.pii_allowed,
+        };
         let mut plans = Vec::with_capacity(names.len());
-        for name in names {
-            let mask = match self.plan.mask.get(name) {
-                Some(rule) => Some(
+        for (name, reach) in names.iter().zip(&reaches) {
+            let treatment = match rules.judge(Some(name), reach) {
+                Ok(t) => t,
+                Err(problems) => match &problems[0] {
+                    Problem::Name { word } => bail!(
+                        "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file",
+                    ),
+                    p => {
+                        let (msg, help) = p.message(Some(name));
+                        bail!("in the result, {msg}; nothing was delivered. {help}");
+                    }
+                },
+            };
+            let mask = match (treatment, self.plan.mask.get(name)) {
+                (Treatment::Masked, Some(rule)) => Some(
                     Masker::new(*rule, self.plan.key.as_deref())
                         .map_err(|e| anyhow::anyhow!("column `{name}`: {e}"))?,
                 ),
-                None => None,
+                _ => None,
             };
-            let allowed = self.plan.pii_allowed.contains_key(name);
-            if mask.is_none()
-                && !allowed
-                && let Some(word) = pii::personal_name(name)
-            {
-                bail!(
-                    "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file",
-                );
-            }
+            // what a reviewer would allow: the source columns it is made of
+            let sources: Vec<String> = reach
+                .iter()
+                .filter_map(|o| match o {
+                    Origin::Column { column, .. } => Some(column.clone()),
+                    _ => None,
+                })
+                .collect();
+            let allow = sources.first().cloned().unwrap_or_else(|| name.clone());
             plans.push(ColumnPlan {
+                allow,
                 name: name.clone(),
-                sniff: mask.is_none() && !allowed && self.plan.sniff_rows > 0,
+                sniff: treatment == Treatment::Sniffed && self.plan.sniff_rows > 0,
                 mask,
             });
         }
@@ -161,12 +196,12 @@ impl RowSink for Transformer {
                         && let Some(kind) = pii::sniff(v)
                     {
                         bail!(
-                            "column `{}` holds what look like {} (row {row_no}); nothing was delivered. Add `mask: {{{}: {}}}` or, if a reviewer agrees they may leave unmasked, `pii_allowed: {{{}: \"reason\"}}`",
+                            "column `{}` holds what look like {} (row {row_no}); nothing was delivered. Add `mask: {{{}: {}}}` (`scrub` keeps free text and replaces what was found) or, if a reviewer agrees they may leave unmasked, `pii_allowed: {{{}: \"reason\"}}`",
                             col.name,
                             kind.words(),
                             col.name,
                             kind.rule(),
-                            col.name
+                            col.allow
                         );
                     }
                     *v
