@@ -8,6 +8,7 @@ mod fuzz_corpus;
 mod github;
 mod github_api;
 mod support;
+mod xlsx;
 
 use sqlx::{Connection, Executor};
 use support::{Repo, parse_csv, text};
