@@ -637,3 +637,37 @@ fn xlsx_drive_convert_to_sheets_sends_the_workbook_for_conversion() {
     assert_eq!(s.st().upload_types, vec![XLSX_MIME.to_string()]);
     assert!(files[0].content.starts_with(b"PK"));
 }
+
+#[test]
+fn xlsx_demo_writes_one_workbook_with_numbers_as_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sqlcourier"))
+        .current_dir(dir.path())
+        .args(["demo", "--members", "300", "--orders", "2000"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut books = Vec::new();
+    for sub in ["opex-monthly", "marketing", "adhoc"] {
+        for e in std::fs::read_dir(dir.path().join("out").join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "xlsx") {
+                books.push(p);
+            }
+        }
+    }
+    assert_eq!(books.len(), 1, "{books:?}");
+    let book = read_workbook(&books[0]);
+    let name = books[0].file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("sales_by_status_"), "{name}");
+    assert_sheet(&book, &name);
+    assert_eq!(book["title"], json!("月次 売上集計（ステータス別）"));
+    let rows = book["rows"].as_array().unwrap();
+    assert!(rows.len() > 1, "{book}");
+    for r in &rows[1..] {
+        assert_eq!(r[0]["t"], json!("s"), "status is text: {r}");
+        for c in 1..5 {
+            assert_eq!(r[c]["t"], json!("n"), "column {c} is a number: {r}");
+        }
+    }
+}
