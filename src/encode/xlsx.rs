@@ -653,6 +653,51 @@ mod tests {
         }
     }
 
+    fn encoder(dir: &Path) -> XlsxEncoder {
+        let meta = XlsxMeta {
+            title: "t".into(),
+            period: None,
+            query: "q.sql".into(),
+            file_name: "x.xlsx".into(),
+            created_unix: 0,
+        };
+        XlsxEncoder::new(File::create(dir.join("x.xlsx")).unwrap(), dir, meta).unwrap()
+    }
+
+    #[test]
+    fn more_columns_than_excel_has_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..=MAX_COLUMNS).map(|i| format!("c{i}")).collect();
+        let e = encoder(dir.path()).header(&names, &[]).unwrap_err();
+        assert!(e.to_string().contains("16385 columns"), "{e}");
+        assert!(e.to_string().contains("at most 16384"), "{e}");
+        let mut ok = encoder(dir.path());
+        ok.header(&names[..MAX_COLUMNS], &[]).unwrap();
+        ok.field(Some(b"last")).unwrap();
+        ok.end_record().unwrap();
+        assert!(ok.finish().unwrap() > 0);
+    }
+
+    #[test]
+    fn cell_length_counts_utf16_units_like_excel() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = encoder(dir.path());
+        e.header(&["a".into()], &[ColumnKind::Text]).unwrap();
+        // 16,383 emoji = 32,766 UTF-16 units: fits; one more does not
+        let fits = "😀".repeat(16_383);
+        e.field(Some(fits.as_bytes())).unwrap();
+        e.end_record().unwrap();
+        let over = "😀".repeat(16_384);
+        let err = e.field(Some(over.as_bytes())).unwrap_err().to_string();
+        assert!(
+            err.contains("row 2, column `a` holds 32768 characters"),
+            "{err}"
+        );
+        assert!(!err.contains('😀'), "the value must not be in the message");
+        let err = e.field(Some(b"\xff\xfe")).unwrap_err().to_string();
+        assert!(err.contains("not valid UTF-8"), "{err}");
+    }
+
     #[test]
     fn sheet_names_follow_excel_rules() {
         assert_eq!(sheet_name("sales_2026-10.xlsx"), "sales_2026-10");
