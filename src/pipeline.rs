@@ -15,8 +15,8 @@ use tokio::sync::watch;
 
 use crate::catalog::QuerySpec;
 use crate::catalog::query::Variant;
-use crate::encode::CsvEncoder;
 use crate::encode::gzip::OutputWriter;
+use crate::encode::{CsvEncoder, Encoder, OutputFormat, XlsxEncoder, XlsxMeta};
 use crate::guard::params;
 use crate::guard::period::{self, Period, PeriodKind};
 use crate::report::{FileReport, Status};
@@ -271,7 +271,23 @@ async fn run_variant(
             ctx.work_dir.display()
         )
     })?;
-    let writer = OutputWriter::new(file, f.output.gzip);
+    let encoder = match f.output.format {
+        OutputFormat::Csv => Encoder::Csv(CsvEncoder::new(
+            OutputWriter::new(file, f.output.gzip),
+            spec.encoding,
+        )),
+        OutputFormat::Xlsx => Encoder::Xlsx(Box::new(XlsxEncoder::new(
+            file,
+            &ctx.work_dir,
+            XlsxMeta {
+                title: f.title.clone(),
+                period: label.map(str::to_string),
+                query: query_path.to_string(),
+                file_name: file_name.clone(),
+                created_unix: ctx.as_of.timestamp(),
+            },
+        )?)),
+    };
     let plan = TransformPlan {
         mask: f.mask.clone(),
         pii_allowed: f.pii_allowed.clone(),
@@ -280,11 +296,7 @@ async fn run_variant(
         key: key.map(<[u8]>::to_vec),
         lineage: Some(spec.statement.lineage.clone()),
     };
-    let mut tf = Transformer::new(
-        plan,
-        CsvEncoder::new(writer, spec.encoding),
-        file_name.clone(),
-    );
+    let mut tf = Transformer::new(plan, encoder, file_name.clone());
     let job = Export {
         statement: &spec.statement,
         params: &values,
@@ -314,15 +326,14 @@ async fn run_variant(
     }
     let rows = tf.rows();
     let unfit = tf.unfit;
-    let enc = tf.into_encoder();
-    let writer = enc.into_inner();
-    let csv_bytes = writer.written();
-    writer
+    let columns = tf.column_count();
+    let written = tf
+        .into_encoder()
         .finish()
         .context("could not finish writing the output file")?;
     let bytes = std::fs::metadata(&staged.0)
         .map(|m| m.len())
-        .unwrap_or(csv_bytes);
+        .unwrap_or(written);
     if unfit > 0 {
         tracing::warn!(file = %file_name, cells = unfit, "a year/month mask found values that are not dates; they were written empty");
     }
@@ -335,6 +346,7 @@ async fn run_variant(
         commit: ctx.commit.clone(),
         run_url: ctx.run_url.clone(),
         rows,
+        columns,
         bytes,
     };
     let delivered = sink

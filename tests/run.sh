@@ -35,6 +35,13 @@ step() {
 # moto server: the local AWS endpoint of the runner-registration tests (tests/runner.rs)
 step "moto (local AWS for tests/runner.rs)" bash tests/lib/moto.sh
 
+# the independent xlsx reader of tests/it/xlsx.rs: Debian's python3-openpyxl (apt only)
+xlsx_reader() {
+  /usr/bin/python3 -c 'import openpyxl' 2>/dev/null || apt_install python3-openpyxl
+  /usr/bin/python3 -c 'import openpyxl'
+}
+step "openpyxl (xlsx reader for tests/it/xlsx.rs)" xlsx_reader
+
 if [ "$quick" -eq 0 ]; then
   step "cargo fmt --check" cargo fmt --all -- --check
   step "cargo clippy" cargo clippy --all-targets --quiet -- -D warnings

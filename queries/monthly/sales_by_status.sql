@@ -6,7 +6,8 @@ destination: opex-monthly
 schedule: monthly
 period: previous_month
 output:
-  file: "sales_by_status_{period}.csv"
+  file: "sales_by_status_{period}.xlsx"
+  format: xlsx          # finance opens it in Excel: counts and amounts stay numbers
 ---*/
 SELECT
   o.status,

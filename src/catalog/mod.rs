@@ -327,6 +327,49 @@ fn locate_variant(file: &QueryFile, i: usize) -> (usize, usize) {
     (start, 1)
 }
 
+/// `format: xlsx` goes with a `.xlsx` name and without the CSV-only settings.
+fn check_format(file: &QueryFile, template: &str, problems: &mut Vec<Diagnostic>) {
+    use crate::encode::OutputFormat;
+    let o = &file.front.output;
+    let lower = template.to_lowercase();
+    match o.format {
+        OutputFormat::Xlsx => {
+            if o.gzip {
+                problems.push(
+                    file.diag_at(
+                        &["output", "gzip"],
+                        "`gzip: true` cannot be used with `format: xlsx`",
+                    )
+                    .help("remove `gzip:`; an xlsx workbook is already compressed"),
+                );
+            }
+            if let Some(e) = o.encoding {
+                problems.push(
+                    file.diag_at(
+                        &["output", "encoding"],
+                        format!("`encoding: {}` cannot be used with `format: xlsx`", e.label()),
+                    )
+                    .help("remove `encoding:`; a workbook stores text as Unicode and every Excel version opens it correctly"),
+                );
+            }
+            if !lower.ends_with(".xlsx") {
+                problems.push(
+                    file.diag_at(&["output", "file"], "with `format: xlsx` the file name must end in `.xlsx`")
+                        .help("Excel refuses to open a workbook named otherwise; e.g. \"sales_{period}.xlsx\""),
+                );
+            }
+        }
+        OutputFormat::Csv => {
+            if lower.ends_with(".xlsx") || lower.ends_with(".xlsx.gz") {
+                problems.push(
+                    file.diag_at(&["output", "file"], "the file name ends in `.xlsx`, but the file would be CSV")
+                        .help("add `format: xlsx` under `output:` for an Excel workbook, or name the file `.csv`"),
+                );
+            }
+        }
+    }
+}
+
 fn check_output(file: &QueryFile, problems: &mut Vec<Diagnostic>) -> String {
     let f = &file.front;
     let has_period = f.period != PeriodKind::None;
@@ -341,11 +384,12 @@ fn check_output(file: &QueryFile, problems: &mut Vec<Diagnostic>) -> String {
             if has_period {
                 t.push_str("_{period}");
             }
-            t.push_str(".csv");
+            t.push_str(f.output.format.extension());
             t
         }
     };
     let at = &["output", "file"];
+    check_format(file, &template, problems);
     // placeholders
     let mut rest = template.as_str();
     while let Some(i) = rest.find('{') {

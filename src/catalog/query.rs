@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::diag::{Diagnostic, LineIndex};
-use crate::encode::Encoding;
+use crate::encode::{Encoding, OutputFormat};
 use crate::guard::period::PeriodKind;
 use crate::transform::mask::MaskRule;
 
@@ -62,10 +62,13 @@ pub struct Output {
     /// File name template: `{query}`, `{variant}`, `{period}` are filled in.
     #[serde(default)]
     pub file: Option<String>,
-    /// `utf-8`, `utf-8-bom` or `cp932`.
+    /// `csv` (default) or `xlsx` (an Excel workbook with typed cells).
+    #[serde(default)]
+    pub format: OutputFormat,
+    /// `utf-8`, `utf-8-bom` or `cp932` (CSV only).
     #[serde(default)]
     pub encoding: Option<Encoding>,
-    /// Compress with gzip (`.gz` is appended to the name).
+    /// Compress with gzip (`.gz` is appended to the name; CSV only).
     #[serde(default)]
     pub gzip: bool,
 }

@@ -28,6 +28,8 @@ pub struct Delivery {
     pub commit: Option<String>,
     pub run_url: Option<String>,
     pub rows: u64,
+    /// Columns of the result (the Google Sheets cell limit).
+    pub columns: u64,
     pub bytes: u64,
 }
 

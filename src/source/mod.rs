@@ -8,10 +8,13 @@
 //! written `1`/`0`); binary as `0x` and lower-case hex; MySQL zero dates as written
 //! by MySQL (`0000-00-00`).
 
+pub mod kind;
 pub mod mysql;
 pub mod postgres;
 pub mod privileges;
 pub mod sqlite;
+
+pub use kind::ColumnKind;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -24,6 +27,13 @@ use crate::guard::statement::CheckedStatement;
 
 /// Receives a result: first its column names, then each row. Hooks default to no-ops.
 pub trait RowSink {
+    /// Called before [`RowSink::columns`] with each column's kind (from the database's
+    /// column types); a source that knows nothing sends nothing. A source whose values
+    /// carry their own type (SQLite expressions) calls it again before a row whose
+    /// kinds differ from the last ones sent.
+    fn kinds(&mut self, _kinds: &[ColumnKind]) -> Result<()> {
+        Ok(())
+    }
     /// Called once, before any row, with the result's column names.
     fn columns(&mut self, _names: &[String]) -> Result<()> {
         Ok(())

@@ -163,6 +163,10 @@ impl MysqlSource {
             .iter()
             .map(|c| kind_of(c.type_info().name()))
             .collect();
+        let column_kinds: Vec<super::ColumnKind> = (stmt.columns().iter())
+            .map(|c| super::kind::mysql(c.type_info().name()))
+            .collect();
+        sink.kinds(&column_kinds)?;
         sink.columns(&names)?;
 
         let q = super::bind_all(stmt.query(), &order, job.params)?;

@@ -120,6 +120,9 @@ impl PostgresSource {
                 _ => Fix::None,
             })
             .collect();
+        let column_kinds: Vec<super::ColumnKind> = (stmt.columns().iter())
+            .map(|c| super::kind::postgres(c.type_info().name()))
+            .collect();
         let param_oids: Vec<u32> = match stmt.parameters() {
             Some(Either::Left(types)) => types
                 .iter()
@@ -128,6 +131,7 @@ impl PostgresSource {
             _ => vec![25; order.len()],
         };
         drop(stmt);
+        sink.kinds(&column_kinds)?;
         sink.columns(&names)?;
 
         // 2. bind each value into a transaction-local setting, learn its type's name

@@ -10,7 +10,8 @@ use anyhow::Result;
 use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteValueRef};
 use sqlx::{
-    ConnectOptions, Connection, Decode, Executor, Row, Sqlite, Statement, TypeInfo, ValueRef,
+    Column, ConnectOptions, Connection, Decode, Executor, Row, Sqlite, Statement, TypeInfo,
+    ValueRef,
 };
 
 use super::{CellVec, Export, RowSink, explain_db_error, push_hex};
@@ -87,6 +88,18 @@ impl SqliteSource {
             .await
             .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
         let names = super::column_names(stmt.columns());
+        // a declared type gives the column's kind; a column without one (an
+        // expression: COUNT(*), CASE, VALUES) takes each value's own storage class
+        let declared: Vec<Option<super::ColumnKind>> = (stmt.columns().iter())
+            .map(|c| match c.type_info().name() {
+                "NULL" => None,
+                name => Some(super::kind::sqlite(name)),
+            })
+            .collect();
+        let mut column_kinds: Vec<super::ColumnKind> =
+            declared.iter().map(|k| k.unwrap_or_default()).collect();
+        let mut row_kinds = column_kinds.clone();
+        sink.kinds(&column_kinds)?;
         sink.columns(&names)?;
         let q = super::bind_all(stmt.query(), &order, job.params)?;
         let n = names.len();
@@ -107,7 +120,17 @@ impl SqliteSource {
                 if !present[i] {
                     continue;
                 }
-                match v.type_info().name() {
+                // the value's storage class
+                let class: &'static str = match v.type_info().name() {
+                    "INTEGER" => "INTEGER",
+                    "REAL" => "REAL",
+                    "BLOB" => "BLOB",
+                    _ => "TEXT",
+                };
+                if declared[i].is_none() {
+                    row_kinds[i] = super::kind::sqlite(class);
+                }
+                match class {
                     "INTEGER" => {
                         let x = <i64 as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
                         out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
@@ -126,6 +149,10 @@ impl SqliteSource {
                         out.extend_from_slice(x.as_bytes());
                     }
                 }
+            }
+            if row_kinds != column_kinds {
+                column_kinds.clone_from(&row_kinds);
+                sink.kinds(&column_kinds)?;
             }
             storage.emit(&bufs, &present, sink)?;
         }

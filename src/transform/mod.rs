@@ -14,11 +14,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 
-use crate::encode::CsvEncoder;
-use crate::encode::gzip::OutputWriter;
+use crate::encode::Encoder;
 use crate::guard::lineage::{Lineage, Origin, Reach};
 use crate::guard::personal::{Problem, Rules, Treatment};
-use crate::source::RowSink;
+use crate::source::{ColumnKind, RowSink};
 use mask::{MaskRule, Masked, Masker};
 
 /// What the query file asks the transforms to do.
@@ -51,8 +50,10 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// Applies the plan to each row and encodes it.
 pub struct Transformer {
     plan: TransformPlan,
-    enc: CsvEncoder<OutputWriter>,
+    enc: Encoder,
     columns: Vec<ColumnPlan>,
+    /// The columns' kinds from the source (none: all text).
+    kinds: Vec<ColumnKind>,
     scratch: Vec<u8>,
     rows: u64,
     /// Cells a `year`/`month` rule could not read as a date (written as NULL).
@@ -63,12 +64,13 @@ pub struct Transformer {
 }
 
 impl Transformer {
-    pub fn new(plan: TransformPlan, enc: CsvEncoder<OutputWriter>, label: String) -> Self {
+    pub fn new(plan: TransformPlan, enc: Encoder, label: String) -> Self {
         let now = Instant::now();
         Transformer {
             plan,
             enc,
             columns: Vec::new(),
+            kinds: Vec::new(),
             scratch: Vec::with_capacity(128),
             rows: 0,
             unfit: 0,
@@ -83,10 +85,28 @@ impl Transformer {
     }
 
     pub fn bytes(&self) -> u64 {
-        self.enc.get_ref().written()
+        self.enc.written()
     }
 
-    pub fn into_encoder(self) -> CsvEncoder<OutputWriter> {
+    /// The kinds the encoder writes: a masked value is text whatever the column held
+    /// (`month` → "1990-04").
+    fn effective_kinds(&self) -> Vec<ColumnKind> {
+        self.columns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match p.mask {
+                Some(_) => ColumnKind::Text,
+                None => self.kinds.get(i).copied().unwrap_or_default(),
+            })
+            .collect()
+    }
+
+    /// The result's columns (known once the source sent the header).
+    pub fn column_count(&self) -> u64 {
+        self.columns.len() as u64
+    }
+
+    pub fn into_encoder(self) -> Encoder {
         self.enc
     }
 
@@ -107,6 +127,15 @@ impl Transformer {
 }
 
 impl RowSink for Transformer {
+    fn kinds(&mut self, kinds: &[ColumnKind]) -> Result<()> {
+        self.kinds = kinds.to_vec();
+        if !self.columns.is_empty() {
+            let kinds = self.effective_kinds();
+            self.enc.set_kinds(&kinds);
+        }
+        Ok(())
+    }
+
     fn columns(&mut self, names: &[String]) -> Result<()> {
         for col in self.plan.mask.keys() {
             if !names.iter().any(|n| n == col) {
@@ -170,7 +199,8 @@ impl RowSink for Transformer {
             });
         }
         self.columns = plans;
-        self.enc.header(names)?;
+        let kinds = self.effective_kinds();
+        self.enc.header(names, &kinds)?;
         Ok(())
     }
 

@@ -68,6 +68,8 @@ pub struct DFile {
 
 struct Session {
     target: Option<String>,
+    /// `X-Upload-Content-Type`: a new file's type unless the metadata names one.
+    content_type: String,
     meta: Value,
     total: u64,
     data: Vec<u8>,
@@ -95,6 +97,8 @@ pub struct State {
     pub log: Vec<String>,
     pub token_requests: u32,
     pub sessions_started: u32,
+    /// The `X-Upload-Content-Type` of every upload session started.
+    pub upload_types: Vec<String>,
     pub issued_tokens: Vec<String>,
     next: u64,
     token_uri: String,
@@ -282,6 +286,11 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
         .get("x-upload-content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok());
+    let upload_type: Option<String> = req
+        .headers()
+        .get("x-upload-content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let bearer = req
         .headers()
         .get("authorization")
@@ -436,10 +445,13 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
             };
             let sid = st.id("session");
             st.sessions_started += 1;
+            let content_type = upload_type.unwrap_or_else(|| "application/octet-stream".into());
+            st.upload_types.push(content_type.clone());
             st.sessions.insert(
                 sid.clone(),
                 Session {
                     target,
+                    content_type,
                     meta,
                     total,
                     data: Vec::new(),
@@ -709,7 +721,7 @@ async fn chunk(
         name: String::new(),
         mime_type: sess.meta["mimeType"]
             .as_str()
-            .unwrap_or("text/csv")
+            .unwrap_or(&sess.content_type)
             .to_string(),
         parents: sess.meta["parents"]
             .as_array()

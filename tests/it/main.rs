@@ -10,6 +10,7 @@ mod github_api;
 mod guard;
 mod pii;
 mod support;
+mod xlsx;
 
 use sqlx::{Connection, Executor};
 use support::{Repo, parse_csv, text};

@@ -59,6 +59,8 @@ pub type Auth = yup_oauth2::authenticator::Authenticator<Connector>;
 pub const GOOGLE_ROOT_URL: &str = "https://www.googleapis.com/";
 pub const FOLDER_MIME: &str = "application/vnd.google-apps.folder";
 pub const SHEETS_MIME: &str = "application/vnd.google-apps.spreadsheet";
+/// An Excel workbook (`format: xlsx`); with `convert_to_sheets` Drive converts it.
+pub const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 /// appProperties key and value marking a file as sqlcourier's.
 pub const MARK_KEY: &str = "sqlcourier";
 pub const MARK_VALUE: &str = "1";
@@ -326,6 +328,8 @@ impl Sink for DriveSink {
         }
         let content_type = if d.file_name.ends_with(".gz") {
             "application/gzip"
+        } else if d.file_name.ends_with(".xlsx") {
+            XLSX_MIME
         } else {
             "text/csv"
         };
@@ -361,6 +365,7 @@ mod tests {
             commit: Some("c".repeat(40)),
             run_url: None,
             rows: 3,
+            columns: 2,
             bytes: 10,
         }
     }

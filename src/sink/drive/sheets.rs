@@ -19,8 +19,13 @@ pub fn check(staged: &Path, d: &Delivery) -> Result<()> {
             d.file_name
         );
     }
-    let columns = header_columns(staged)
-        .with_context(|| format!("{}: cannot read the header of the staged file", d.file_name))?;
+    let columns = if d.file_name.ends_with(".xlsx") {
+        d.columns // a workbook has no header line to read
+    } else {
+        header_columns(staged).with_context(|| {
+            format!("{}: cannot read the header of the staged file", d.file_name)
+        })?
+    };
     let rows = d.rows + 1; // the header row is a row in the sheet too
     let cells = rows.saturating_mul(columns);
     if cells > MAX_CELLS {
@@ -51,10 +56,11 @@ pub fn header_columns(p: &Path) -> Result<u64> {
     })
 }
 
-/// A spreadsheet's name: the file name without `.csv`.
+/// A spreadsheet's name: the file name without `.csv` or `.xlsx`.
 pub fn sheet_name(file_name: &str) -> String {
     file_name
         .strip_suffix(".csv")
+        .or_else(|| file_name.strip_suffix(".xlsx"))
         .unwrap_or(file_name)
         .to_string()
 }
@@ -73,6 +79,7 @@ mod tests {
             commit: None,
             run_url: None,
             rows,
+            columns: 3,
             bytes: 0,
         }
     }
@@ -90,5 +97,15 @@ mod tests {
             "{e}"
         );
         assert_eq!(sheet_name("x_2026-10.csv"), "x_2026-10");
+        // a workbook's columns come from the delivery, not from a CSV header
+        let x = dir.path().join("a.xlsx");
+        std::fs::write(&x, b"PK\x03\x04 not a csv").unwrap();
+        let mut wb = d(3_333_333);
+        wb.file_name = "a.xlsx".into();
+        let e = check(&x, &wb).unwrap_err().to_string();
+        assert!(e.contains("3333334 rows × 3 columns"), "{e}");
+        wb.rows = 10;
+        assert!(check(&x, &wb).is_ok());
+        assert_eq!(sheet_name("x_2026-10.xlsx"), "x_2026-10");
     }
 }
