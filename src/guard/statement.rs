@@ -626,6 +626,11 @@ fn sources(e: &Expr) -> Vec<String> {
 }
 
 impl CheckedStatement {
+    /// The parsed statement, for read-only lints (`catalog::lint`).
+    pub fn tree(&self) -> &Statement {
+        &self.statement
+    }
+
     /// The statement as sent: re-rendered from the tree, `:name` parameters replaced.
     /// Returns the SQL and, for each placeholder written, the parameter name it binds.
     pub fn render(&self, style: Placeholders) -> (String, Vec<String>) {
