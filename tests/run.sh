@@ -21,6 +21,8 @@ command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v git >/dev/null 2>&1 || missing+=(git)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+# renders the reviewer summary in tests/it/review.rs as GitHub would
+command -v cmark-gfm >/dev/null 2>&1 || missing+=(cmark-gfm)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   apt_install "${missing[@]}"

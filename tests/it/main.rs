@@ -8,6 +8,7 @@ mod fuzz_corpus;
 mod github;
 mod github_api;
 mod messages;
+mod review;
 mod support;
 
 use sqlx::{Connection, Executor};
