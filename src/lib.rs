@@ -26,6 +26,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod redact;
 pub mod report;
+pub mod review;
 pub mod runner;
 pub mod sink;
 pub mod source;

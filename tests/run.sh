@@ -14,6 +14,19 @@ quick=0
 
 # shellcheck source=tests/lib/databases.sh
 . tests/lib/databases.sh
+# what a fresh Debian machine lacks: a C compiler and C library headers (ring, SQLite),
+# git (the plan tests make repositories), python3-venv (the lint and moto venvs)
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v git >/dev/null 2>&1 || missing+=(git)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+[ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+# renders the reviewer summary in tests/it/review.rs as GitHub would
+command -v cmark-gfm >/dev/null 2>&1 || missing+=(cmark-gfm)
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
 databases_up
 # under CI a missing database fails the tests instead of skipping them
 export SQLCOURIER_REQUIRE_DATABASES=1

@@ -279,7 +279,9 @@ impl RepoConfig {
 
     /// Parses and validates the text of a `sqlcourier.yaml` found at `path`.
     pub fn parse(path: &Path, text: &str) -> Result<RepoConfig, Diagnostics> {
-        let cfg: RepoConfig = super::yaml::parse(path, text, 1, "sqlcourier.yaml")?;
+        let cfg: RepoConfig =
+            super::yaml::parse(path, text, 1, "sqlcourier.yaml", super::indent::REPO_CONFIG)
+                .map_err(Diagnostics)?;
         let idx = LineIndex::new(text);
         let last = idx.line_count();
         let mut problems = Vec::new();

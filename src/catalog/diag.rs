@@ -4,6 +4,15 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+/// Whether a problem stops the query (error) or only asks for a second look (warning).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
+}
+
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
@@ -16,6 +25,7 @@ pub struct Diagnostic {
     pub message: String,
     /// What to do about it.
     pub help: Option<String>,
+    pub severity: Severity,
 }
 
 impl Diagnostic {
@@ -26,7 +36,18 @@ impl Diagnostic {
             col: col.max(1),
             message: message.into(),
             help: None,
+            severity: Severity::Error,
         }
+    }
+
+    /// Makes this a warning: shown, but the query still runs.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    pub fn is_warning(&self) -> bool {
+        self.severity == Severity::Warning
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -36,18 +57,33 @@ impl Diagnostic {
 
     /// A GitHub Actions workflow command, so the problem shows on the line of the PR diff.
     pub fn to_github(&self) -> String {
+        github_error(Some(self), &self.text())
+    }
+
+    /// The message and what to do, on one line.
+    pub fn text(&self) -> String {
         let mut msg = self.message.clone();
         if let Some(h) = &self.help {
-            msg.push_str(" — ");
+            msg.push_str(" — what to do: ");
             msg.push_str(h);
         }
-        format!(
-            "::error file={},line={},col={},title=sqlcourier check::{}",
-            escape_property(&self.path.display().to_string()),
-            self.line,
-            self.col,
-            escape_data(&msg)
-        )
+        msg
+    }
+}
+
+/// One `::error` workflow command, at the diagnostic's file/line/column when given;
+/// the one place where annotation text is escaped.
+pub fn github_error(at: Option<&Diagnostic>, msg: &str) -> String {
+    match at {
+        Some(d) => format!(
+            "::{} file={},line={},col={},title=sqlcourier check::{}",
+            if d.is_warning() { "warning" } else { "error" },
+            escape_property(&d.path.display().to_string()),
+            d.line,
+            d.col,
+            escape_data(msg)
+        ),
+        None => format!("::error title=sqlcourier check::{}", escape_data(msg)),
     }
 }
 
@@ -55,10 +91,11 @@ impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}:{}:{}: {}",
+            "{}:{}:{}: {}{}",
             self.path.display(),
             self.line,
             self.col,
+            if self.is_warning() { "warning: " } else { "" },
             self.message
         )?;
         if let Some(h) = &self.help {

@@ -1,9 +1,13 @@
 //! The catalog: `sqlcourier.yaml` and the query files, parsed and validated against
 //! each other. Everything here works without a database, so `check` can run in a PR.
 
+pub mod changed;
 pub mod config;
 pub mod diag;
+mod indent;
+pub mod lint;
 pub mod query;
+pub mod typing;
 mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +45,8 @@ pub struct QuerySpec {
     pub encoding: Encoding,
     /// The output file name template.
     pub template: String,
+    /// What `check` warns about; never stops a run.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Catalog {
@@ -59,7 +65,7 @@ impl Catalog {
 
     /// Loads and checks one query file; every problem found is returned, located.
     pub fn check_query(&self, path: &Path) -> Result<QuerySpec, Vec<Diagnostic>> {
-        let file = QueryFile::load(path).map_err(|d| vec![d])?;
+        let file = QueryFile::load_all(path)?;
         self.check_file(file)
     }
 
@@ -139,9 +145,21 @@ impl Catalog {
             );
         }
 
-        // the SQL
+        // the SQL: full-width characters first, then the statement check
+        let typed = match &database {
+            Some(db) => typing::check_sql(
+                &file.path,
+                &file.sql,
+                file.sql_line,
+                file.sql_col,
+                db.driver,
+            ),
+            None => Vec::new(),
+        };
+        let typed_ok = typed.is_empty();
+        problems.extend(typed);
         let statement = match &database {
-            Some(db) => match statement::check_with(
+            Some(db) if typed_ok => match statement::check_with(
                 &SqlSource {
                     path: &file.path,
                     sql: &file.sql,
@@ -157,10 +175,12 @@ impl Catalog {
                     None
                 }
             },
-            None => None,
+            _ => None,
         };
 
+        let mut warnings = Vec::new();
         if let Some(st) = &statement {
+            warnings = lint::warnings(&file, st);
             check_params(&file, st, &mut problems);
             check_personal_columns(&file, st, &mut problems);
         }
@@ -180,6 +200,7 @@ impl Catalog {
                 timezone,
                 timeout,
                 template,
+                warnings,
                 file,
             }),
             _ => Err(problems),

@@ -168,22 +168,40 @@ pub struct QueryFile {
     pub sha256: String,
 }
 
+fn first(mut d: Vec<Diagnostic>) -> Diagnostic {
+    d.swap_remove(0)
+}
+
 const OPEN: &str = "/*---";
 const CLOSE: &str = "---*/";
 
 impl QueryFile {
     /// Reads and parses a query file; the SQL itself is checked by `guard`.
     pub fn load(path: &Path) -> Result<QueryFile, Diagnostic> {
-        let text = super::config::read_text(path)?;
+        Self::load_all(path).map_err(first)
+    }
+
+    /// Like [`QueryFile::load`], with every problem found before the settings parsed.
+    pub fn load_all(path: &Path) -> Result<QueryFile, Vec<Diagnostic>> {
+        let text = super::config::read_text(path).map_err(|d| vec![d])?;
         let sha256 = {
             use sha2::Digest;
             let bytes = std::fs::read(path).unwrap_or_default();
             hex::encode(sha2::Sha256::digest(&bytes))
         };
-        Self::parse(path, text, sha256)
+        Self::parse_all(path, text, sha256)
     }
 
     pub fn parse(path: &Path, text: String, sha256: String) -> Result<QueryFile, Diagnostic> {
+        Self::parse_all(path, text, sha256).map_err(first)
+    }
+
+    /// Like [`QueryFile::parse`], with every problem found before the settings parsed.
+    pub fn parse_all(
+        path: &Path,
+        text: String,
+        sha256: String,
+    ) -> Result<QueryFile, Vec<Diagnostic>> {
         let text = super::config::normalize_newlines(&text);
         let idx = LineIndex::new(&text);
         // the front matter opens on the first non-blank line
@@ -199,7 +217,7 @@ impl QueryFile {
             break;
         }
         let Some(open_line) = open_line else {
-            return Err(Diagnostic::new(
+            return Err(vec![Diagnostic::new(
                 path,
                 1,
                 1,
@@ -207,24 +225,32 @@ impl QueryFile {
             )
             .help(format!(
                 "start the file with a line `{OPEN}`, then the settings (title, database, destination, …), then a line `{CLOSE}`, then the SELECT; see queries/monthly/ for examples"
-            )));
+            ))]);
         };
         let close_line = (open_line + 1..=idx.line_count())
             .find(|&l| idx.line_text(l).trim() == CLOSE)
             .ok_or_else(|| {
-                Diagnostic::new(path, open_line, 1, "the settings block is never closed")
-                    .help(format!("add a line `{CLOSE}` after the last setting"))
+                vec![
+                    Diagnostic::new(path, open_line, 1, "the settings block is never closed")
+                        .help(format!("add a line `{CLOSE}` after the last setting")),
+                ]
             })?;
         let yaml_start = idx.line_start(open_line + 1);
         let yaml_end = idx.line_start(close_line);
         let yaml = &text[yaml_start..yaml_end];
         if yaml.trim().is_empty() {
-            return Err(
+            return Err(vec![
                 Diagnostic::new(path, open_line, 1, "the settings block is empty")
                     .help("add at least title, database and destination"),
-            );
+            ]);
         }
-        let front: FrontMatter = super::yaml::parse(path, yaml, open_line + 1, "settings block")?;
+        let front: FrontMatter = super::yaml::parse(
+            path,
+            yaml,
+            open_line + 1,
+            "settings block",
+            super::indent::FRONT_MATTER,
+        )?;
         let sql_start = idx.line_start(close_line + 1).min(text.len());
         let sql = text[sql_start..].to_string();
         Ok(QueryFile {

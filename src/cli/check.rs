@@ -27,6 +27,19 @@ pub struct CheckArgs {
     /// With --destinations: the destination names to check (default: all).
     #[arg(long = "destination", value_name = "NAME", requires = "destinations")]
     pub only: Vec<String>,
+    /// The files a pull request changes (paths from the repository root): each one
+    /// that will never run (`.SQL`, a query outside queries/, …) is reported with why.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub changed: Vec<PathBuf>,
+    /// With --explain: compare each query with its version on this git revision (the
+    /// pull request's base, e.g. `HEAD^1`) and show what changed; a removed mask
+    /// stands out.
+    #[arg(long, value_name = "REV", requires = "explain")]
+    pub base: Option<String>,
+    /// Like --changed, read from a file (one path per line, or NUL-separated as
+    /// `git diff -z --name-only` writes them).
+    #[arg(long, value_name = "LIST")]
+    pub changed_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -66,81 +79,182 @@ pub fn run(cli_config: Option<&std::path::Path>, args: &CheckArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let mut problems = 0;
+    let mut changed = args.changed.clone();
+    if let Some(list) = &args.changed_from {
+        match std::fs::read(list) {
+            Ok(bytes) => changed.extend(
+                String::from_utf8_lossy(&bytes)
+                    .split(['\0', '\n'])
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(PathBuf::from),
+            ),
+            Err(e) => {
+                eprintln!(
+                    "{}: cannot read the list of changed files: {e}",
+                    list.display()
+                );
+                return exit::USAGE;
+            }
+        }
+    }
+    // every problem, in file order: errors stop the check, warnings do not
+    let mut diags = Vec::new();
     let mut specs = Vec::new();
+    let mut failed_files = Vec::new();
     for path in &files {
         let shown = super::relative(path);
         match catalog.check_query(&shown) {
-            Ok(spec) => specs.push(spec),
-            Err(diags) => {
-                problems += diags.len();
-                for d in diags {
-                    match args.format {
-                        Format::Text => eprintln!("{d}\n"),
-                        Format::Github => println!("{}", d.to_github()),
-                    }
+            Ok(spec) => {
+                diags.extend(spec.warnings.iter().cloned());
+                specs.push(spec);
+            }
+            Err(d) => {
+                failed_files.push((shown.clone(), d.len()));
+                diags.extend(d);
+            }
+        }
+    }
+    let mut never_run = Vec::new();
+    for p in &changed {
+        if let Some(d) = crate::catalog::changed::never_runs(p) {
+            never_run.push(p.clone());
+            diags.push(d);
+        }
+    }
+    let errors = diags.iter().filter(|d| !d.is_warning()).count();
+    match args.format {
+        Format::Text => {
+            for d in &diags {
+                eprintln!("{d}\n");
+            }
+        }
+        Format::Github => {
+            for line in crate::github::annotations::select(&diags) {
+                println!("{line}");
+            }
+            if let Ok(p) = std::env::var("GITHUB_STEP_SUMMARY")
+                && !p.is_empty()
+                && !diags.is_empty()
+            {
+                use std::io::Write as _;
+                let md = crate::github::annotations::summary(&diags);
+                if let Err(e) = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&p)
+                    .and_then(|mut f| f.write_all(md.as_bytes()))
+                {
+                    eprintln!("could not write the job summary: {e}");
                 }
             }
         }
     }
     if let Some(fmt) = args.explain {
-        print!("{}", explain(&catalog, &specs, fmt));
+        print!(
+            "{}",
+            explain(
+                &catalog,
+                &specs,
+                fmt,
+                &ExplainInput {
+                    failed: &failed_files,
+                    never_run: &never_run,
+                    base: args.base.as_deref(),
+                }
+            )
+        );
     }
-    let ok = files.len() - specs.len();
-    if problems == 0 {
-        eprintln!("checked {} query file(s): all good", files.len());
+    let warnings = diags.len() - errors;
+    let mut tail = String::new();
+    if warnings > 0 {
+        tail.push_str(&format!(", {warnings} warning(s)"));
+    }
+    if !never_run.is_empty() {
+        tail.push_str(&format!(
+            "; {} changed file(s) will never run (see above)",
+            never_run.len()
+        ));
+    }
+    if errors == 0 {
+        eprintln!("checked {} query file(s): no problems{tail}", files.len());
         exit::OK
     } else {
+        let bad = diags
+            .iter()
+            .filter(|d| !d.is_warning())
+            .map(|d| &d.path)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len();
         eprintln!(
-            "checked {} query file(s): {problems} problem(s) in {ok} file(s)",
+            "checked {} query file(s): {errors} problem(s) in {bad} file(s){tail}",
             files.len()
         );
         exit::PROBLEMS
     }
 }
 
-fn report_config_error(msg: &str, format: Format) {
-    match format {
-        Format::Text => eprintln!("{msg}"),
-        Format::Github => {
-            // `sqlcourier.yaml:3:5: message` → an annotation on that line
-            for block in msg.split("\n\n") {
-                let mut parts = block.splitn(4, ':');
-                let (Some(file), Some(line), Some(col), Some(rest)) =
-                    (parts.next(), parts.next(), parts.next(), parts.next())
-                else {
-                    println!("::error::{}", block.replace('\n', "%0A"));
-                    continue;
-                };
-                println!(
-                    "::error file={file},line={line},col={col}::{}",
-                    rest.trim().replace('\n', "%0A")
-                );
+fn report_config_error(err: &super::ConfigError, format: Format) {
+    if format == Format::Github {
+        match err {
+            super::ConfigError::Invalid(d) => {
+                for d in &d.0 {
+                    println!("{}", d.to_github());
+                }
             }
-            eprintln!("{msg}");
+            super::ConfigError::NotFound(m) => {
+                println!("{}", crate::catalog::diag::github_error(None, m));
+            }
         }
     }
+    eprintln!("{err}");
+}
+
+/// What the reviewer summary needs besides the checked queries.
+pub struct ExplainInput<'a> {
+    /// Files with problems: (path, how many), left out of the summary.
+    pub failed: &'a [(PathBuf, usize)],
+    /// Changed files that will never run.
+    pub never_run: &'a [PathBuf],
+    /// The git revision to compare each query with (`--base`).
+    pub base: Option<&'a str>,
 }
 
 /// The reviewer summary: per query, what it touches and how personal data is handled.
-pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
+pub fn explain(
+    catalog: &Catalog,
+    specs: &[QuerySpec],
+    fmt: Explain,
+    input: &ExplainInput<'_>,
+) -> String {
+    use crate::review;
     let mut s = String::new();
     let md = fmt == Explain::Markdown;
+    let code = |t: &str| if md { format!("`{t}`") } else { t.to_string() };
     if md {
         let _ = writeln!(s, "## sqlcourier: what these queries do\n");
     }
+    let now = chrono::Utc::now();
     for spec in specs {
         let f = &spec.file.front;
         let path = spec.file.path.display();
         if md {
-            let _ = writeln!(s, "### {} — `{path}`\n", f.title);
+            let _ = writeln!(s, "### {} — `{path}`\n", md_text(&f.title));
+            if let Some(d) = &f.description {
+                for line in d.trim().lines() {
+                    let _ = writeln!(s, "> {}", md_text(line));
+                }
+                let _ = writeln!(s);
+            }
         } else {
             let _ = writeln!(s, "{path}: {}", f.title);
+            if let Some(d) = &f.description {
+                let _ = writeln!(s, "  {}", d.trim().replace('\n', "\n  "));
+            }
         }
-        let dest = catalog
-            .config
-            .destinations
-            .get(&f.destination)
+        let dest_cfg = catalog.config.destinations.get(&f.destination);
+        let facts = dest_cfg.map(review::destination);
+        let dest = dest_cfg
             .map(|d| match d {
                 crate::catalog::config::DestinationConfig::Local { path, .. } => {
                     format!("local folder `{}`", path.display())
@@ -150,7 +264,12 @@ pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
                 }
             })
             .unwrap_or_default();
-        let rows: Vec<(&str, String)> = vec![
+        let mut flags: Vec<String> = facts.as_ref().map(|f| f.flags.clone()).unwrap_or_default();
+        for w in &spec.warnings {
+            flags.push(format!("⚠️ line {}: {}", w.line, w.message));
+        }
+        let timeout_default = f.timeout.is_none() && catalog.config.defaults.timeout.is_none();
+        let mut rows: Vec<(&str, String)> = vec![
             (
                 "Database",
                 format!(
@@ -160,20 +279,33 @@ pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
                 ),
             ),
             ("Destination", format!("`{}` — {dest}", f.destination)),
-            ("Schedule", f.schedule.label()),
             (
-                "Period",
-                match f.period {
-                    crate::guard::period::PeriodKind::None => "none".into(),
-                    k => format!(
-                        "{} ({})",
-                        serde_json::to_value(k)
-                            .ok()
-                            .and_then(|v| v.as_str().map(String::from))
-                            .unwrap_or_default(),
-                        spec.timezone
-                    ),
-                },
+                "Who can read it",
+                facts
+                    .as_ref()
+                    .map(|f| f.readers.clone())
+                    .unwrap_or_default(),
+            ),
+            (
+                "Kept for",
+                facts
+                    .as_ref()
+                    .map(|f| f.retention.clone())
+                    .unwrap_or_default(),
+            ),
+            ("Runs", review::schedule(&f.schedule, spec.timezone)),
+            ("Period", review::period(f.period, spec.timezone, now)),
+            (
+                "Time limit",
+                format!(
+                    "{}{}",
+                    humantime_like(spec.timeout),
+                    if timeout_default {
+                        " (the default)"
+                    } else {
+                        ""
+                    }
+                ),
             ),
             (
                 "Reads",
@@ -213,9 +345,11 @@ pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
                 } else {
                     f.mask
                         .iter()
-                        .map(|(c, r)| format!("`{c}` → {}", r.name()))
+                        .map(|(c, r)| {
+                            format!("`{c}` → {} (e.g. {})", r.name(), review::mask_example(*r))
+                        })
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join("; ")
                 },
             ),
             (
@@ -237,36 +371,130 @@ pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
                     Some(why) => format!("OFF (\"{why}\")"),
                 },
             ),
-            (
-                "Files",
-                spec.variants()
-                    .iter()
-                    .map(|v| {
-                        format!(
-                            "`{}`",
-                            spec.file_name(v.map(|v| v.name.as_str()), Some("{period}"))
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
-                    + &format!(
-                        " ({}{})",
-                        spec.encoding.label(),
-                        if f.output.gzip { ", gzip" } else { "" }
-                    ),
-            ),
         ];
+        if !f.params.is_empty() {
+            rows.push((
+                "Parameters",
+                f.params
+                    .iter()
+                    .map(|(k, v)| format!("`{k}` = {}", review::param_text(v)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
+        rows.push((
+            "Files",
+            spec.variants()
+                .iter()
+                .map(|v| {
+                    let name = format!(
+                        "`{}`",
+                        spec.file_name(v.map(|v| v.name.as_str()), Some("{period}"))
+                    );
+                    match v {
+                        Some(v) if !v.params.is_empty() => format!(
+                            "{name} (variant `{}`: {})",
+                            v.name,
+                            v.params
+                                .iter()
+                                .map(|(k, p)| format!("`{k}` = {}", review::param_text(p)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        _ => name,
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+                + &format!(
+                    " ({}{})",
+                    spec.encoding.label(),
+                    if f.output.gzip { ", gzip" } else { "" }
+                ),
+        ));
+        if let Some(rev) = input.base {
+            let base = review::base_version(rev, &spec.file.path);
+            let changes = review::changes(base.as_ref(), &spec.file);
+            rows.push((
+                "Changed",
+                if md {
+                    changes.join("<br>")
+                } else {
+                    changes.join("; ")
+                },
+            ));
+        }
         if md {
-            let _ = writeln!(s, "| | |\n|---|---|");
+            for flag in &flags {
+                let _ = writeln!(s, "> {}\n", md_text(flag));
+            }
+            let _ = writeln!(s, "| Setting | Value |\n| --- | --- |");
             for (k, v) in rows {
-                let _ = writeln!(s, "| {k} | {} |", v.replace('|', "\\|"));
+                let _ = writeln!(s, "| {k} | {} |", table_cell(&v));
             }
             let _ = writeln!(s);
         } else {
+            for flag in &flags {
+                let _ = writeln!(s, "  {}", flag.replace('`', ""));
+            }
             for (k, v) in rows {
                 let _ = writeln!(s, "  {k}: {}", v.replace('`', ""));
             }
         }
     }
+    if !input.failed.is_empty() || !input.never_run.is_empty() {
+        if md {
+            let _ = writeln!(s, "### Not summarised\n");
+        } else {
+            let _ = writeln!(s, "Not summarised:");
+        }
+        for (p, n) in input.failed {
+            let _ = writeln!(
+                s,
+                "- {}: {n} problem(s); fix them (see the annotations under \"Files changed\") and this summary will show it",
+                code(&p.display().to_string())
+            );
+        }
+        for p in input.never_run {
+            let _ = writeln!(
+                s,
+                "- {}: sqlcourier will never run this file (see the check's annotation for why)",
+                code(&p.display().to_string())
+            );
+        }
+        let _ = writeln!(s);
+    }
     s
+}
+
+/// `1h30m`, `60m`, `90s`.
+fn humantime_like(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 || out.is_empty() {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+/// Text from a query file inside Markdown: no HTML, no table breaks.
+fn md_text(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A table cell: `|` escaped, line breaks as `<br>` (our own), text escaped.
+fn table_cell(v: &str) -> String {
+    v.split("<br>")
+        .map(|part| md_text(part).replace('|', "\\|").replace('\n', " "))
+        .collect::<Vec<_>>()
+        .join("<br>")
 }

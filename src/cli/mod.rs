@@ -126,10 +126,29 @@ pub fn find_config(given: Option<&Path>) -> Result<PathBuf, String> {
     }
 }
 
-pub fn load_catalog(given: Option<&Path>) -> Result<Catalog, String> {
-    let path = find_config(given)?;
+/// Why the repository configuration could not be loaded, kept structured so `check`
+/// can turn each problem into an annotation on its line.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// `sqlcourier.yaml` was not found (no file to point at).
+    NotFound(String),
+    /// It was found and has these located problems.
+    Invalid(Diagnostics),
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::NotFound(m) => f.write_str(m),
+            ConfigError::Invalid(d) => write!(f, "{d}"),
+        }
+    }
+}
+
+pub fn load_catalog(given: Option<&Path>) -> Result<Catalog, ConfigError> {
+    let path = find_config(given).map_err(ConfigError::NotFound)?;
     let shown = relative(&path);
-    Catalog::load(&shown).map_err(|d: Diagnostics| d.to_string())
+    Catalog::load(&shown).map_err(ConfigError::Invalid)
 }
 
 /// A path relative to the current folder when it is below it (for messages).

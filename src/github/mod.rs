@@ -12,6 +12,8 @@
 //! stand-in). Responses are read into small structs holding only the fields used here,
 //! so a field GitHub adds, drops or nulls elsewhere in a payload cannot break a run.
 
+pub mod annotations;
+
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};

@@ -748,6 +748,11 @@ fn sources(e: &Expr) -> Vec<String> {
 }
 
 impl CheckedStatement {
+    /// The parsed statement, for read-only lints (`catalog::lint`).
+    pub fn tree(&self) -> &Statement {
+        &self.statement
+    }
+
     /// The lineage with a schema catalogue that knows tables' columns (expands `*`,
     /// resolves unqualified names).
     pub fn lineage_with(&self, schema: &dyn Schema) -> Lineage {

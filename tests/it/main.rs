@@ -8,7 +8,9 @@ mod fuzz_corpus;
 mod github;
 mod github_api;
 mod guard;
+mod messages;
 mod pii;
+mod review;
 mod support;
 mod xlsx;
 

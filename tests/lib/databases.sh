@@ -1,9 +1,24 @@
 # Shared by tests/run.sh and bench/run.sh: install, start and prepare MariaDB and
 # PostgreSQL on a Debian machine (root or sudo). Sourced, not run.
+#
+# A server counts as running when it answers on its TCP port (127.0.0.1), never because
+# a process of that name exists: a process seen from another PID namespace or container
+# may be a server this machine cannot reach. Set-up talks to each server as its
+# administrator over the local socket: `mariadb -uroot` through sudo (Debian's
+# unix_socket authentication admits the OS root only) and `psql` as the OS user
+# `postgres`.
+#
+#   SQLCOURIER_TEST_DB          the test database's name (default sqlcourier_test)
+#   SQLCOURIER_TEST_MYSQL_PORT  MariaDB's TCP port (default 3306)
+#   SQLCOURIER_TEST_PG_PORT     PostgreSQL's TCP port (default 5432)
+#
+# Another port lets a second machine root that shares this host's network (a chroot,
+# a container without its own network) start its own servers next to the host's.
 # shellcheck shell=bash
 
 log() { printf '\n== %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+as_postgres() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
 
 apt_updated=0
 apt_install() {
@@ -18,30 +33,39 @@ apt_install() {
 # (another worktree, another developer on the same machine) its own database.
 TEST_DB=${SQLCOURIER_TEST_DB:-sqlcourier_test}
 case "$TEST_DB" in *[!a-z0-9_]*|"") echo "SQLCOURIER_TEST_DB: lower-case letters, digits and _ only" >&2; return 1 2>/dev/null || exit 1 ;; esac
+MYSQL_PORT=${SQLCOURIER_TEST_MYSQL_PORT:-3306}
+PG_PORT=${SQLCOURIER_TEST_PG_PORT:-5432}
+case "$MYSQL_PORT$PG_PORT" in *[!0-9]*) echo "SQLCOURIER_TEST_MYSQL_PORT / SQLCOURIER_TEST_PG_PORT: digits only" >&2; return 1 2>/dev/null || exit 1 ;; esac
 
 # ---------------------------------------------------------------- MariaDB
+# `ping` exits 0 whenever a server answers, even when it refuses the (absent) login.
+mariadb_answers() {
+  mariadb-admin --protocol=tcp -h 127.0.0.1 -P "$MYSQL_PORT" --connect-timeout=2 ping >/dev/null 2>&1
+}
+
 start_mariadb() {
   if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
     log "installing MariaDB"
     apt_install mariadb-server mariadb-client
   fi
-  if mariadb-admin --protocol=socket -uroot status >/dev/null 2>&1; then
+  if mariadb_answers; then
     return 0
   fi
-  log "starting MariaDB"
+  log "starting MariaDB on 127.0.0.1:$MYSQL_PORT"
   as_root install -d -o mysql -g mysql /run/mysqld
-  as_root start-stop-daemon --start --oknodo --background --chuid mysql --exec /usr/sbin/mariadbd
+  as_root start-stop-daemon --start --background --chuid mysql \
+    --exec /usr/sbin/mariadbd -- --port="$MYSQL_PORT" --bind-address=127.0.0.1
   for _ in $(seq 1 60); do
-    mariadb-admin --protocol=socket -uroot status >/dev/null 2>&1 && return 0
+    mariadb_answers && return 0
     sleep 0.5
   done
-  echo "MariaDB did not start" >&2
+  echo "MariaDB did not start on 127.0.0.1:$MYSQL_PORT (see /var/log/mysql/ or journalctl)" >&2
   return 1
 }
 
 setup_mariadb() {
-  # root works over the socket both here (empty password) and on a fresh install
-  # (unix_socket auth); the tests use their own users over TCP.
+  # root over the socket, as the OS root: an empty password here, unix_socket auth on a
+  # fresh install. The tests use their own users over TCP.
   as_root mariadb --protocol=socket -uroot <<SQL
 CREATE DATABASE IF NOT EXISTS $TEST_DB;
 CREATE USER IF NOT EXISTS 'sqlcourier_admin'@'127.0.0.1' IDENTIFIED BY 'sqlcourier_admin';
@@ -61,32 +85,44 @@ CREATE USER IF NOT EXISTS 'sqlcourier_ro_guard'@'127.0.0.1' IDENTIFIED BY 'sqlco
 GRANT SELECT ON $TEST_DB.* TO 'sqlcourier_ro_guard'@'127.0.0.1';
 FLUSH PRIVILEGES;
 SQL
+  # the socket may belong to another server than the one on the port (another root)
+  if ! mariadb --protocol=tcp -h 127.0.0.1 -P "$MYSQL_PORT" -usqlcourier_admin -psqlcourier_admin \
+      -e "SELECT 1" "$TEST_DB" >/dev/null 2>&1; then
+    echo "MariaDB on 127.0.0.1:$MYSQL_PORT does not accept the test user; its socket (/run/mysqld) belongs to another server. Set SQLCOURIER_TEST_MYSQL_PORT to a free port." >&2
+    return 1
+  fi
 }
 
 # ---------------------------------------------------------------- PostgreSQL
+postgres_answers() { pg_isready -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+
+pg_version() { find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1; }
+
 start_postgres() {
   if ! command -v pg_ctlcluster >/dev/null 2>&1; then
     log "installing PostgreSQL"
     apt_install postgresql postgresql-client
   fi
-  if pg_isready -q -h 127.0.0.1 -p 5432; then
+  if postgres_answers; then
     return 0
   fi
-  log "starting PostgreSQL"
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   local v
-  v=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
+  v=$(pg_version)
+  if [ "$PG_PORT" != 5432 ]; then
+    as_root pg_conftool "$v" main set port "$PG_PORT"
+  fi
   as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start
   for _ in $(seq 1 60); do
-    pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+    postgres_answers && return 0
     sleep 0.5
   done
-  echo "PostgreSQL did not start" >&2
+  echo "PostgreSQL did not start on 127.0.0.1:$PG_PORT (see /var/log/postgresql/)" >&2
   return 1
 }
 
 setup_postgres() {
-  local psql=(psql -v ON_ERROR_STOP=1 -q -d postgres)
-  if [ "$(id -u)" -eq 0 ]; then psql=(runuser -u postgres -- "${psql[@]}"); fi
+  local psql=(as_postgres psql -v ON_ERROR_STOP=1 -q -p "$PG_PORT" -d postgres)
   "${psql[@]}" <<'SQL'
 DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sqlcourier_admin') THEN
@@ -113,10 +149,10 @@ ALTER DEFAULT PRIVILEGES FOR ROLE sqlcourier_admin IN SCHEMA public GRANT SELECT
 SQL
 }
 
-export SQLCOURIER_TEST_MYSQL_URL="mysql://sqlcourier_admin:sqlcourier_admin@127.0.0.1:3306/$TEST_DB"
-export SQLCOURIER_TEST_MYSQL_RO_URL="mysql://sqlcourier_ro:sqlcourier_ro@127.0.0.1:3306/$TEST_DB"
-export SQLCOURIER_TEST_PG_URL="postgres://sqlcourier_admin:sqlcourier_admin@127.0.0.1:5432/$TEST_DB"
-export SQLCOURIER_TEST_PG_RO_URL="postgres://sqlcourier_ro:sqlcourier_ro@127.0.0.1:5432/$TEST_DB"
+export SQLCOURIER_TEST_MYSQL_URL="mysql://sqlcourier_admin:sqlcourier_admin@127.0.0.1:$MYSQL_PORT/$TEST_DB"
+export SQLCOURIER_TEST_MYSQL_RO_URL="mysql://sqlcourier_ro:sqlcourier_ro@127.0.0.1:$MYSQL_PORT/$TEST_DB"
+export SQLCOURIER_TEST_PG_URL="postgres://sqlcourier_admin:sqlcourier_admin@127.0.0.1:$PG_PORT/$TEST_DB"
+export SQLCOURIER_TEST_PG_RO_URL="postgres://sqlcourier_ro:sqlcourier_ro@127.0.0.1:$PG_PORT/$TEST_DB"
 
 databases_up() {
   log "databases"
