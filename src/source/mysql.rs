@@ -171,13 +171,23 @@ impl MysqlSource {
         let mut bufs: Vec<Vec<u8>> = vec![Vec::with_capacity(32); n];
         let mut present = vec![false; n];
         let mut storage = super::CellVec::with_capacity(n);
+        let mut row_no = 0u64;
         while let Some(row) = rows
             .try_next()
             .await
             .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
         {
+            row_no += 1;
             for i in 0..n {
                 present[i] = render(&row, i, kinds[i], &mut bufs[i])?;
+                if bufs[i].len() as u64 > job.max_cell_bytes {
+                    return Err(super::cell_too_large(
+                        row_no,
+                        &names[i],
+                        bufs[i].len(),
+                        job.max_cell_bytes,
+                    ));
+                }
             }
             storage.emit(&bufs, &present, sink)?;
         }

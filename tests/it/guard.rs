@@ -389,6 +389,7 @@ async fn export_one(
         params: &params,
         timeout: std::time::Duration::from_secs(30),
         timezone: "Asia/Tokyo",
+        max_cell_bytes: sqlcourier::source::DEFAULT_MAX_CELL_BYTES,
     };
     let mut sink = One(Vec::new());
     conn.export(&job, &mut sink).await.unwrap();
@@ -693,4 +694,44 @@ async fn postgres_reporting_sql_returns_the_same_rows_as_run_directly() {
         }
     })
     .await;
+}
+
+// ------------------------------------------------------------------ cell size limit
+
+fn cell_limit_refuses(driver: &str, url: &str, big: &str) {
+    let repo = Repo::with_database(driver, "    max_cell_bytes: 1000\n");
+    repo.query(
+        "big.sql",
+        "output: {file: big.csv}",
+        &format!("SELECT 'small' AS a, {big} AS b UNION ALL SELECT 'x', 'y'"),
+    );
+    let o = repo.run(url, &["run", "queries/big.sql"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(
+            "row 1, column `b`: a value of 2000 bytes is larger than the cell limit of 1000 bytes"
+        ),
+        "{t}"
+    );
+    assert!(!repo.out("big.csv").exists());
+    // at the limit it passes
+    repo.query(
+        "big.sql",
+        "output: {file: big.csv}",
+        &format!("SELECT {} AS b", big.replace("2000", "1000")),
+    );
+    let o = repo.run(url, &["run", "queries/big.sql"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn cell_size_limit_stops_with_row_and_column() {
+    cell_limit_refuses("sqlite", "sqlite::memory:", "printf('%2000s', 'x')");
+    if let Some(url) = support::mysql() {
+        cell_limit_refuses("mysql", &url, "REPEAT('x', 2000)");
+    }
+    if let Some(url) = support::postgres() {
+        cell_limit_refuses("postgres", &url, "repeat('x', 2000)");
+    }
 }
