@@ -278,6 +278,7 @@ async fn mysql_server_receives_only_what_was_approved() {
         "SET SESSION sql_mode",
         "SET sql_mode",
         "SELECT @@SESSION.sql_mode",
+        "SELECT DATABASE()",
         "SELECT CONNECTION_ID()",
         "SELECT CAST(CURRENT_USER() AS CHAR)",
         "SHOW GRANTS",
