@@ -115,7 +115,9 @@ fn refused_everywhere(driver: &str, corpus: &[&str]) {
     }
     // run refuses before it connects (the URL is not even a database)
     let o = repo.run("mysql://nobody:nothing@127.0.0.1:1/none", &["run", "--all"]);
-    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("nothing was run"), "{}", text(&o));
+    assert!(!text(&o).contains("could not connect"), "{}", text(&o));
     for i in 0..corpus.len() {
         assert!(!repo.out(&format!("h{i:02}.csv")).exists());
     }
