@@ -302,6 +302,10 @@ async fn run_variant(
         params: &values,
         timeout: spec.timeout,
         timezone: spec.timezone.name(),
+        max_cell_bytes: spec
+            .database
+            .max_cell_bytes
+            .unwrap_or(crate::source::DEFAULT_MAX_CELL_BYTES),
     };
     let canceller = conn.canceller();
     let exported = {

@@ -1173,6 +1173,75 @@ mod tests {
     }
 
     #[test]
+    fn reads_lists_every_table_catalog_and_table_function() {
+        let mut policy = Policy::default();
+        policy
+            .functions
+            .insert("generate_series".into(), "calendar".into());
+        policy
+            .relations
+            .insert("information_schema.columns".into(), "dictionary".into());
+        let c = check_with(
+            &SqlSource {
+                path: Path::new("q.sql"),
+                sql: "WITH x AS (SELECT id FROM a) SELECT g, (SELECT max(n) FROM b) AS m FROM x, generate_series(1, 3) g JOIN information_schema.columns c ON true WHERE EXISTS (SELECT 1 FROM s.d WHERE d.id = x.id) UNION ALL SELECT 1, 2 FROM e",
+                sql_line: 1,
+                sql_col: 1,
+            },
+            Driver::Postgres,
+            &policy,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let mut t = c.tables.clone();
+        t.sort();
+        assert_eq!(
+            t,
+            [
+                "a",
+                "b",
+                "e",
+                "generate_series()",
+                "information_schema.columns",
+                "s.d"
+            ]
+        );
+    }
+
+    #[test]
+    fn default_deny_functions_and_catalogs() {
+        let e = refused(
+            "SELECT txid_current() AS x",
+            Driver::Postgres,
+            "not on sqlcourier's list",
+        );
+        assert!(
+            e.help
+                .as_deref()
+                .unwrap_or("")
+                .contains("allowed_functions:")
+        );
+        refused(
+            "SELECT * FROM pg_file_settings",
+            Driver::Postgres,
+            "system catalog",
+        );
+        refused("SELECT * FROM mysql.user", Driver::Mysql, "system schema");
+        refused(
+            "SELECT * FROM generate_series(1, 2) g",
+            Driver::Postgres,
+            "table function",
+        );
+        refused("SELECT @@datadir AS d", Driver::Mysql, "server variable");
+        refused(r"SELECT 'a\a' AS d", Driver::Mysql, "reads differently");
+        run(
+            "SELECT lower(name), count(*) FROM t GROUP BY 1",
+            Driver::Postgres,
+        )
+        .unwrap();
+        run("SELECT pg_catalog.lower(name) FROM t", Driver::Postgres).unwrap();
+    }
+
+    #[test]
     fn wildcard_columns_are_marked() {
         let c = run("SELECT *, t.a AS b FROM t", Driver::Postgres).unwrap();
         assert!(c.columns[0].wildcard);

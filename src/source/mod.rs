@@ -52,6 +52,19 @@ pub struct Export<'a> {
     pub timeout: Duration,
     /// IANA time zone for the session (TIMESTAMP / timestamptz rendering).
     pub timezone: &'a str,
+    /// The largest cell, in bytes ([`DEFAULT_MAX_CELL_BYTES`] unless the database's
+    /// `max_cell_bytes` says): a bigger value stops the export with its row and column.
+    pub max_cell_bytes: u64,
+}
+
+/// The default cell size limit: 64 MiB.
+pub const DEFAULT_MAX_CELL_BYTES: u64 = 64 * 1024 * 1024;
+
+/// The error for a cell over the limit (row 1 is the first data row).
+pub(crate) fn cell_too_large(row: u64, column: &str, len: usize, limit: u64) -> anyhow::Error {
+    anyhow::anyhow!(
+        "row {row}, column `{column}`: a value of {len} bytes is larger than the cell limit of {limit} bytes, so the export was stopped and nothing was delivered. What to do: select a shorter part of it (for example LEFT(col, 1000)), or ask an engineer to raise `max_cell_bytes` for this database in sqlcourier.yaml"
+    )
 }
 
 /// An open connection to one of the supported databases.

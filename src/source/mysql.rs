@@ -175,13 +175,23 @@ impl MysqlSource {
         let mut bufs: Vec<Vec<u8>> = vec![Vec::with_capacity(32); n];
         let mut present = vec![false; n];
         let mut storage = super::CellVec::with_capacity(n);
+        let mut row_no = 0u64;
         while let Some(row) = rows
             .try_next()
             .await
             .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
         {
+            row_no += 1;
             for i in 0..n {
                 present[i] = render(&row, i, kinds[i], &mut bufs[i])?;
+                if bufs[i].len() as u64 > job.max_cell_bytes {
+                    return Err(super::cell_too_large(
+                        row_no,
+                        &names[i],
+                        bufs[i].len(),
+                        job.max_cell_bytes,
+                    ));
+                }
             }
             storage.emit(&bufs, &present, sink)?;
         }
@@ -219,6 +229,21 @@ async fn pin_session(conn: &mut MySqlConnection) -> Result<()> {
             .filter(|m| !m.is_empty())
             .collect::<std::collections::BTreeSet<_>>()
     };
+    // unqualified names resolve in the connection's database: never a system schema
+    let db: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(fail)?;
+    if let Some(db) = db
+        && matches!(
+            db.to_ascii_lowercase().as_str(),
+            "mysql" | "information_schema" | "performance_schema" | "sys"
+        )
+    {
+        anyhow::bail!(
+            "the connection URL names the system schema `{db}` as its database; nothing was run. What to do: name the application's database in the URL"
+        );
+    }
     if set(&mode) != set(SQL_MODE) || client != "utf8mb4" || connection != "utf8mb4" {
         anyhow::bail!(
             "the server did not keep the session settings sqlcourier needs (sql_mode {mode}, character set {client}/{connection}); nothing was run. What to do: ask the operator to check the server's init_connect and proxies"

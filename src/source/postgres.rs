@@ -188,6 +188,7 @@ impl PostgresSource {
             .map_err(|e| explain_db_error(&e, "the query failed"))?;
 
         let mut parser = CopyText::new(fixes);
+        parser.limit = Some((job.max_cell_bytes, names.clone()));
         while let Some(chunk) = stream
             .try_next()
             .await
@@ -238,11 +239,15 @@ async fn pin_session(conn: &mut PgConnection) -> Result<()> {
 /// Splits COPY text format (tab-separated, `\N` for NULL, backslash escapes) into rows.
 struct CopyText {
     fixes: Vec<Fix>,
-    /// An incomplete row carried over from the previous chunk.
+    /// An incomplete row carried over from the previous chunk (PostgreSQL sends one
+    /// row per message, so this holds at most one row).
     carry: Vec<u8>,
     fields: Vec<Vec<u8>>,
     spans: Vec<Span>,
     cells: CellVec,
+    /// The cell size limit and the column names for its message.
+    limit: Option<(u64, Vec<String>)>,
+    rows: u64,
 }
 
 impl CopyText {
@@ -254,6 +259,8 @@ impl CopyText {
             fields: vec![Vec::with_capacity(32); n.max(1)],
             spans: vec![Span::Null; n.max(1)],
             cells: CellVec::with_capacity(n),
+            limit: None,
+            rows: 0,
         }
     }
 
@@ -300,6 +307,17 @@ impl CopyText {
                 anyhow::bail!("PostgreSQL sent more fields than columns");
             }
             let raw = &line[start..end];
+            if let Some((max, names)) = &self.limit
+                && raw.len() as u64 > *max
+            {
+                // the escaped text is a little longer than the value; measure the value
+                let mut v = Vec::new();
+                unescape(raw, &mut v);
+                if v.len() as u64 > *max {
+                    let name = names.get(col).map(String::as_str).unwrap_or("?");
+                    return Err(super::cell_too_large(self.rows + 1, name, v.len(), *max));
+                }
+            }
             self.spans[col] = if raw == b"\\N" {
                 Span::Null
             } else if self.fixes[col] == Fix::None && memchr::memchr(b'\\', raw).is_none() {
@@ -343,6 +361,7 @@ impl CopyText {
         }
         let r = sink.row(&cells);
         self.cells.give(cells);
+        self.rows += 1;
         r
     }
 }

@@ -107,6 +107,7 @@ impl SqliteSource {
         let mut present = vec![false; n];
         let mut storage = CellVec::with_capacity(n);
         let mut rows = q.fetch(&mut self.conn);
+        let mut row_no = 0u64;
         while let Some(row) = rows
             .try_next()
             .await
@@ -149,6 +150,15 @@ impl SqliteSource {
                         out.extend_from_slice(x.as_bytes());
                     }
                 }
+            }
+            row_no += 1;
+            if let Some(i) = (0..n).find(|&i| bufs[i].len() as u64 > job.max_cell_bytes) {
+                return Err(super::cell_too_large(
+                    row_no,
+                    &names[i],
+                    bufs[i].len(),
+                    job.max_cell_bytes,
+                ));
             }
             if row_kinds != column_kinds {
                 column_kinds.clone_from(&row_kinds);

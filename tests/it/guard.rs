@@ -115,7 +115,9 @@ fn refused_everywhere(driver: &str, corpus: &[&str]) {
     }
     // run refuses before it connects (the URL is not even a database)
     let o = repo.run("mysql://nobody:nothing@127.0.0.1:1/none", &["run", "--all"]);
-    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("nothing was run"), "{}", text(&o));
+    assert!(!text(&o).contains("could not connect"), "{}", text(&o));
     for i in 0..corpus.len() {
         assert!(!repo.out(&format!("h{i:02}.csv")).exists());
     }
@@ -278,6 +280,7 @@ async fn mysql_server_receives_only_what_was_approved() {
         "SET SESSION sql_mode",
         "SET sql_mode",
         "SELECT @@SESSION.sql_mode",
+        "SELECT DATABASE()",
         "SELECT CONNECTION_ID()",
         "SELECT CAST(CURRENT_USER() AS CHAR)",
         "SHOW GRANTS",
@@ -389,6 +392,7 @@ async fn export_one(
         params: &params,
         timeout: std::time::Duration::from_secs(30),
         timezone: "Asia/Tokyo",
+        max_cell_bytes: sqlcourier::source::DEFAULT_MAX_CELL_BYTES,
     };
     let mut sink = One(Vec::new());
     conn.export(&job, &mut sink).await.unwrap();
@@ -423,14 +427,24 @@ async fn postgres_hostile_text_and_role_settings() {
         &format!(
             "ALTER ROLE sqlcourier_ro IN DATABASE {db} SET standard_conforming_strings = off;
              ALTER ROLE sqlcourier_ro IN DATABASE {db} SET backslash_quote = on;
-             ALTER ROLE sqlcourier_ro IN DATABASE {db} SET search_path = nowhere"
+             ALTER ROLE sqlcourier_ro IN DATABASE {db} SET search_path = nowhere;
+             ALTER ROLE sqlcourier_ro IN DATABASE {db} SET log_statement = 'all'"
         ),
     )
     .await;
     let ro = support::read_only(&url);
+    let log = pg_log_file();
+    let log_start = log
+        .as_ref()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .unwrap_or(0);
     let result = std::panic::AssertUnwindSafe(async {
         let repo = run_text_corpus("postgres", &url, TEXT_POSTGRES);
         drop(repo);
+        if let Some(log) = &log {
+            pg_log_shows_only_approved(log, log_start, &db);
+        }
         let mut c = sqlcourier::source::Connection::open(
             sqlcourier::catalog::config::Driver::Postgres,
             &ro,
@@ -453,6 +467,90 @@ async fn postgres_hostile_text_and_role_settings() {
     )
     .await;
     assert_eq!(got.unwrap(), r"a\");
+}
+
+/// The server log of the Debian cluster tests/lib/databases.sh starts (`log_statement`
+/// goes there). Under tests/run.sh it must exist.
+fn pg_log_file() -> Option<std::path::PathBuf> {
+    let found = std::fs::read_dir("/var/log/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("postgresql-") && n.ends_with("-main.log"))
+        })
+        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    if found.is_none() && std::env::var("SQLCOURIER_REQUIRE_DATABASES").is_ok() {
+        panic!("no PostgreSQL server log in /var/log/postgresql");
+    }
+    found
+}
+
+/// Every statement the read-only user ran in `db` since `from` is sqlcourier's own
+/// session work or exactly an approved rendering.
+fn pg_log_shows_only_approved(log: &std::path::Path, from: u64, db: &str) {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(log).unwrap();
+    f.seek(std::io::SeekFrom::Start(from)).unwrap();
+    let mut text = String::new();
+    f.read_to_string(&mut text).unwrap();
+    let approved: Vec<String> = TEXT_POSTGRES
+        .iter()
+        .map(|(sql, _)| {
+            let c = sqlcourier::guard::statement::check(
+                &sqlcourier::guard::statement::SqlSource {
+                    path: std::path::Path::new("q.sql"),
+                    sql,
+                    sql_line: 1,
+                    sql_col: 1,
+                },
+                sqlcourier::catalog::config::Driver::Postgres,
+            )
+            .unwrap();
+            c.render(sqlcourier::guard::statement::Placeholders::Dollar)
+                .unwrap()
+                .0
+        })
+        .collect();
+    let own = [
+        "SELECT set_config(",
+        "SELECT current_setting(",
+        "SELECT pg_backend_pid()",
+        "SELECT format_type(",
+        "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+        "ROLLBACK",
+        "WITH me AS (SELECT oid, rolname FROM pg_roles WHERE rolname = current_user)",
+        "",
+    ];
+    let me = format!("sqlcourier_ro@{db} ");
+    let mut seen = 0;
+    for line in text.lines().filter(|l| l.contains(&me)) {
+        let sql = if let Some((_, s)) = line.split_once("LOG:  statement: ") {
+            s
+        } else if let Some((_, s)) = line.split_once("LOG:  execute ") {
+            s.split_once(": ").map(|(_, s)| s).unwrap_or("")
+        } else {
+            continue;
+        };
+        let sql = sql.trim();
+        if own.contains(&sql) || own.iter().any(|o| !o.is_empty() && sql.starts_with(o)) {
+            continue;
+        }
+        let body = sql
+            .strip_prefix("COPY (")
+            .and_then(|b| b.strip_suffix(") TO STDOUT"))
+            .unwrap_or(sql);
+        assert!(
+            approved.iter().any(|a| a == body),
+            "PostgreSQL ran a statement the guard did not approve: {sql}"
+        );
+        seen += 1;
+    }
+    assert!(
+        seen >= TEXT_POSTGRES.len(),
+        "the log shows {seen} approved statements"
+    );
 }
 
 // ------------------------------------------------------------------ privileges
@@ -693,4 +791,44 @@ async fn postgres_reporting_sql_returns_the_same_rows_as_run_directly() {
         }
     })
     .await;
+}
+
+// ------------------------------------------------------------------ cell size limit
+
+fn cell_limit_refuses(driver: &str, url: &str, big: &str) {
+    let repo = Repo::with_database(driver, "    max_cell_bytes: 1000\n");
+    repo.query(
+        "big.sql",
+        "output: {file: big.csv}",
+        &format!("SELECT 'small' AS a, {big} AS b UNION ALL SELECT 'x', 'y'"),
+    );
+    let o = repo.run(url, &["run", "queries/big.sql"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(
+            "row 1, column `b`: a value of 2000 bytes is larger than the cell limit of 1000 bytes"
+        ),
+        "{t}"
+    );
+    assert!(!repo.out("big.csv").exists());
+    // at the limit it passes
+    repo.query(
+        "big.sql",
+        "output: {file: big.csv}",
+        &format!("SELECT {} AS b", big.replace("2000", "1000")),
+    );
+    let o = repo.run(url, &["run", "queries/big.sql"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn cell_size_limit_stops_with_row_and_column() {
+    cell_limit_refuses("sqlite", "sqlite::memory:", "printf('%2000s', 'x')");
+    if let Some(url) = support::mysql() {
+        cell_limit_refuses("mysql", &url, "REPEAT('x', 2000)");
+    }
+    if let Some(url) = support::postgres() {
+        cell_limit_refuses("postgres", &url, "repeat('x', 2000)");
+    }
 }
