@@ -174,14 +174,27 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
     if v.len() < MIN_LEN {
         return;
     }
-    // the pre-filter: what kinds of characters are there at all?
-    let mut digits = 0usize;
+    // the pre-filter: what kinds of characters are there at all? `tok` counts the
+    // digits of the current number-like token (digits joined by at most two
+    // separators), `max_tok` the most any token has
     let mut high = false;
     let mut run = 0usize;
     let mut long_run = false;
+    let (mut tok, mut seps, mut max_tok) = (0usize, 0usize, 0usize);
     for &b in v {
         if b.is_ascii_digit() {
-            digits += 1;
+            tok += 1;
+            seps = 0;
+            max_tok = max_tok.max(tok);
+        } else if tok > 0 && matches!(b, b'-' | b' ' | b'(' | b')' | b'.' | b'/') {
+            seps += 1;
+            if seps > 2 {
+                tok = 0;
+                seps = 0;
+            }
+        } else {
+            tok = 0;
+            seps = 0;
         }
         high |= b >= 0x80;
         if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'_' || b == b'-' {
@@ -192,7 +205,9 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
         }
     }
     let at = memchr::memchr(b'@', v).is_some() || (high && contains(v, "＠".as_bytes()));
-    let numbers = digits >= 10 || high;
+    // typed values (a date, a time stamp, a decimal number) never hold a phone or
+    // card number; a plain integer is one only with the right number of digits
+    let numbers = high || (max_tok >= 10 && !is_typed_value(v));
     if !at && !numbers && !long_run {
         return;
     }
@@ -218,6 +233,70 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
         if !hit(h) {
             return;
         }
+    }
+}
+
+/// A whole cell that is a date or time stamp (`2026-10-01`, `2026-10-01 12:34:56.5+09`)
+/// or a decimal number (`-0.1234567890`, `1.5e-10`), as databases write those types.
+fn is_typed_value(v: &[u8]) -> bool {
+    if v.len() >= 10
+        && v[..4].iter().all(u8::is_ascii_digit)
+        && v[4] == b'-'
+        && v[5..7].iter().all(u8::is_ascii_digit)
+        && v[7] == b'-'
+        && v[8..10].iter().all(u8::is_ascii_digit)
+    {
+        return is_time_rest(&v[10..]);
+    }
+    let body = v.strip_prefix(b"-").unwrap_or(v);
+    let (mantissa, exp) = match body.iter().position(|b| matches!(b, b'e' | b'E')) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let Some(dot) = mantissa.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&mantissa[..dot], &mantissa[dot + 1..]);
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.iter().all(u8::is_ascii_digit)
+        && frac.iter().all(u8::is_ascii_digit)
+        && exp.is_none_or(|e| {
+            let e = e.strip_prefix(b"-").or(e.strip_prefix(b"+")).unwrap_or(e);
+            !e.is_empty() && e.iter().all(u8::is_ascii_digit)
+        })
+}
+
+/// After a date: nothing, or ` HH:MM[:SS[.fraction]]` and an optional zone
+/// (`Z`, `+09`, `+09:00`, `-0500`).
+fn is_time_rest(r: &[u8]) -> bool {
+    let d = |x: &[u8]| x.iter().all(u8::is_ascii_digit);
+    if r.is_empty() {
+        return true;
+    }
+    if r.len() < 6 || !matches!(r[0], b' ' | b'T') || !d(&r[1..3]) || r[3] != b':' || !d(&r[4..6]) {
+        return false;
+    }
+    let mut i = 6;
+    if r.len() >= i + 3 && r[i] == b':' && d(&r[i + 1..i + 3]) {
+        i += 3;
+        if r.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while r.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == start {
+                return false;
+            }
+        }
+    }
+    let zone = &r[i..];
+    match zone {
+        [] | [b'Z'] => true,
+        [b'+' | b'-', a, b] => d(&[*a, *b]),
+        [b'+' | b'-', a, b, b':', c, e] | [b'+' | b'-', a, b, c, e] => d(&[*a, *b, *c, *e]),
+        _ => false,
     }
 }
 
@@ -706,6 +785,35 @@ mod tests {
         for (v, want) in &cases {
             assert_eq!(sniff(v.as_bytes()), Some(*want), "{v}");
         }
+    }
+
+    #[test]
+    fn typed_values_skip_the_number_detectors() {
+        for v in [
+            "2026-10-01",
+            "2026-10-01 12:34",
+            "2026-10-01 12:34:56",
+            "2026-10-01T12:34:56.123456+09:00",
+            "2026-10-01 00:00:00+09",
+            "2026-10-01 00:00:00Z",
+            "0.1234567890",
+            "-12345678901234567890.0123456789",
+            "1.5e-10",
+            "1.0E+300",
+        ] {
+            assert!(is_typed_value(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "2026-10-01 090-1234-5678",
+            "2026-10-01 12:34:56 090-1234-5678",
+            "09012345678",
+            "0.1.2",
+            "1e5",
+            "03.1234.5678",
+        ] {
+            assert!(!is_typed_value(v.as_bytes()), "{v}");
+        }
+        assert_eq!(sniff(b"2026-10-01 090-1234-5678"), Some(Sniffed::Phone));
     }
 
     /// Numbers, dates, booleans and ordinary text are not personal values.
