@@ -160,7 +160,7 @@ impl Lineage {
             for c in &middle {
                 if let Some(e) = &c.expand {
                     r.insert(Origin::Column {
-                        table: Some(e.table.clone()),
+                        table: (!e.table.is_empty()).then(|| e.table.clone()),
                         column: name.to_lowercase(),
                     });
                     r.extend(e.extra.iter().cloned());
@@ -253,19 +253,15 @@ pub fn analyze(
                 expand: Some(e),
                 at: p.at,
             },
+            // columns of a table function: named only at run time, each may carry
+            // whatever the function's arguments read
             Kind::Opaque(reach) => ResultColumn {
                 name: None,
-                reach: {
-                    let mut r = reach;
-                    r.insert(Origin::Unknown {
-                        why: "columns of a table function".into(),
-                    });
-                    r
-                },
+                reach: Reach::new(),
                 expand: Some(Expand {
                     table: String::new(),
                     skip: 0,
-                    extra: Reach::new(),
+                    extra: reach,
                 }),
                 at: p.at,
             },
@@ -1511,6 +1507,19 @@ mod tests {
         assert!(l.used.is_empty(), "{:?}", l.used);
         let l = lin("SELECT a.x FROM a NATURAL JOIN b", true, &NoSchema);
         assert!(l.used.keys().any(|o| matches!(o, Origin::Unknown { .. })));
+    }
+
+    #[test]
+    fn table_function_columns_carry_their_arguments() {
+        let l = lin(
+            "SELECT * FROM unnest(ARRAY(SELECT email FROM members)) AS u",
+            true,
+            &NoSchema,
+        );
+        let e = l.columns[0].expand.as_ref().expect("expanded at run time");
+        assert!(e.extra.iter().any(|o| o.to_string() == "members.email"));
+        let l = lin("SELECT * FROM generate_series(1, 3) AS g", true, &NoSchema);
+        assert!(l.columns[0].expand.as_ref().unwrap().extra.is_empty());
     }
 
     #[test]

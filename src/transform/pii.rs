@@ -174,6 +174,22 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
     if v.len() < MIN_LEN {
         return;
     }
+    // the usual typed cells first: an integer, a date or time stamp, a decimal
+    if v.iter().all(u8::is_ascii_digit) {
+        if v.len() < MIN_ENCODED {
+            // `phone` without the `+`: 0, a non-zero digit, 10–11 digits
+            if (10..=11).contains(&v.len()) && v[0] == b'0' && v[1] != b'0' {
+                hit(Hit {
+                    start: 0,
+                    end: v.len(),
+                    kind: Sniffed::Phone,
+                });
+            }
+            return;
+        }
+    } else if (v[0].is_ascii_digit() || v[0] == b'-') && is_typed_value(v) {
+        return;
+    }
     // the pre-filter: what kinds of characters are there at all? `tok` counts the
     // digits of the current number-like token (digits joined by at most two
     // separators), `max_tok` the most any token has
