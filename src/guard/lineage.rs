@@ -1111,6 +1111,14 @@ impl Visitor for ReachVisitor<'_, '_> {
             Expr::Function(f) => {
                 let name = last_part(&f.name);
                 if name == "count" {
+                    // `COUNT(*) FILTER (WHERE email = …)` filters on what it reads
+                    if self.in_count == 0
+                        && let Some(filter) = &f.filter
+                    {
+                        let r = self.a.reach_of(filter.as_ref(), None);
+                        let at = (self.a.at)(filter.span().start);
+                        self.a.use_all(&r, at);
+                    }
                     self.in_count += 1;
                 }
                 if let FunctionArguments::List(list) = &f.args {
@@ -1505,6 +1513,12 @@ mod tests {
         let l = lin("SELECT COUNT(email) AS n FROM members", false, &NoSchema);
         assert!(l.columns[0].reach.is_empty(), "COUNT hides the value");
         assert!(l.used.is_empty(), "{:?}", l.used);
+        let l = lin(
+            "SELECT COUNT(*) FILTER (WHERE email LIKE 'a%') AS n FROM members",
+            true,
+            &NoSchema,
+        );
+        assert!(l.used.keys().any(|o| o.to_string() == "members.email"));
         let l = lin("SELECT a.x FROM a NATURAL JOIN b", true, &NoSchema);
         assert!(l.used.keys().any(|o| matches!(o, Origin::Unknown { .. })));
     }
