@@ -160,6 +160,7 @@ impl RowSink for Transformer {
         let rules = Rules {
             mask: &self.plan.mask,
             allowed: &self.plan.pii_allowed,
+            classify: None,
         };
         let mut plans = Vec::with_capacity(names.len());
         for (name, reach) in names.iter().zip(&reaches) {

@@ -217,6 +217,18 @@ fn refused_postgres() -> Vec<(&'static str, &'static str, &'static str)> {
             "natural.sql",
             "SELECT a.id FROM it_pii_members a NATURAL JOIN it_pii_members b",
         ),
+        (
+            "count_filter.sql",
+            "SELECT COUNT(*) FILTER (WHERE email LIKE 'm1%') AS n FROM it_pii_members",
+        ),
+        (
+            "unnest.sql",
+            "SELECT * FROM unnest(ARRAY(SELECT email FROM it_pii_members)) AS u",
+        ),
+        (
+            "hstore_like.sql",
+            "SELECT array_agg(m)::text AS info FROM it_pii_members m",
+        ),
     ] {
         v.push((name, "", sql));
     }
@@ -315,6 +327,18 @@ fn stopped_at_run(pg: bool) -> Vec<(&'static str, &'static str, &'static str, &'
             "SELECT translate(encode(convert_to(memo, 'UTF8'), 'base64'), E'\\n', '') AS info FROM it_pii_members WHERE id = 1300",
             "e-mail addresses (row 1)",
         ));
+        v.push((
+            "bytea.sql",
+            "",
+            "SELECT convert_to(memo, 'UTF8') AS info FROM it_pii_members WHERE id >= 1300 ORDER BY id",
+            "e-mail addresses (row 1)",
+        ));
+        v.push((
+            "wrapped_base64.sql",
+            "",
+            "SELECT encode(convert_to(repeat(memo, 3), 'UTF8'), 'base64') AS info FROM it_pii_members WHERE id = 1300",
+            "e-mail addresses (row 1)",
+        ));
     } else {
         v.push((
             "hex_of_text.sql",
@@ -327,6 +351,18 @@ fn stopped_at_run(pg: bool) -> Vec<(&'static str, &'static str, &'static str, &'
             "",
             "SELECT TO_BASE64(memo) AS info FROM it_pii_members WHERE id = 1400",
             "phone numbers (row 1)",
+        ));
+        v.push((
+            "binary.sql",
+            "",
+            "SELECT CAST(memo AS BINARY) AS info FROM it_pii_members WHERE id >= 1300 ORDER BY id",
+            "e-mail addresses (row 1)",
+        ));
+        v.push((
+            "base64_of_hex.sql",
+            "",
+            "SELECT TO_BASE64(HEX(memo)) AS info FROM it_pii_members WHERE id = 1300",
+            "e-mail addresses (row 1)",
         ));
     }
     v
