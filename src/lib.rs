@@ -27,6 +27,7 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod runner;
+pub mod schema;
 pub mod sink;
 pub mod source;
 pub mod transform;

@@ -4,7 +4,7 @@
 pub mod config;
 pub mod diag;
 pub mod query;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,8 @@ pub struct Catalog {
     pub config_path: PathBuf,
     /// The folder holding `sqlcourier.yaml`: relative destination paths start here.
     pub root: PathBuf,
+    /// The schema catalogues (`schema/<database>.yaml`) that exist, by database name.
+    pub schemas: BTreeMap<String, crate::schema::check::Catalogue>,
 }
 
 /// A query file that passed every check, ready to run.
@@ -42,6 +44,8 @@ pub struct QuerySpec {
     pub encoding: Encoding,
     /// The output file name template.
     pub template: String,
+    /// What the schema catalogue tells about the result columns (`None` without one).
+    pub known: Option<crate::schema::check::Checked>,
 }
 
 impl Catalog {
@@ -51,10 +55,25 @@ impl Catalog {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        let mut schemas = BTreeMap::new();
+        let mut problems = Vec::new();
+        for name in config.databases.keys() {
+            match crate::schema::check::load(&root, name) {
+                Ok(Some(c)) => {
+                    schemas.insert(name.clone(), c);
+                }
+                Ok(None) => {}
+                Err(d) => problems.push(d),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Diagnostics(problems));
+        }
         Ok(Catalog {
             config,
             config_path: config_path.to_path_buf(),
             root,
+            schemas,
         })
     }
 
@@ -160,9 +179,16 @@ impl Catalog {
             None => None,
         };
 
-        if let Some(st) = &statement {
+        let mut known = None;
+        if let (Some(st), Some(db)) = (&statement, &database) {
             check_params(&file, st, &mut problems);
-            check_personal_columns(&file, st, &mut problems);
+            // with the schema catalogue, personal data is judged by lineage and marks
+            match self.schemas.get(&f.database) {
+                Some(cat) => {
+                    known = crate::schema::check::check(cat, &file, st, db.driver, &mut problems)
+                }
+                None => check_personal_columns(&file, st, &mut problems),
+            }
         }
         let template = check_output(&file, &mut problems);
         check_masking_block(&file, &mut problems);
@@ -180,6 +206,7 @@ impl Catalog {
                 timezone,
                 timeout,
                 template,
+                known,
                 file,
             }),
             _ => Err(problems),

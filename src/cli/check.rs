@@ -186,18 +186,25 @@ pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
             ),
             (
                 "Columns",
-                spec.statement
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        if c.wildcard {
-                            "`*` (checked at run time)".to_string()
-                        } else {
-                            format!("`{}`", c.name.clone().unwrap_or_else(|| "(unnamed)".into()))
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                match &spec.known {
+                    Some(k) => known_columns(k),
+                    None => spec
+                        .statement
+                        .columns
+                        .iter()
+                        .map(|c| {
+                            if c.wildcard {
+                                "`*` (checked at run time)".to_string()
+                            } else {
+                                format!(
+                                    "`{}`",
+                                    c.name.clone().unwrap_or_else(|| "(unnamed)".into())
+                                )
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
             ),
             (
                 "Masked",
@@ -262,4 +269,33 @@ pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
         }
     }
     s
+}
+
+/// The result columns as the schema catalogue resolved them: `*` expanded, each with
+/// the catalogue columns it is made of and the owner's mark.
+fn known_columns(k: &crate::schema::check::Checked) -> String {
+    let mut parts: Vec<String> = k
+        .columns
+        .iter()
+        .map(|c| {
+            let name = c.name.clone().unwrap_or_else(|| "(unnamed)".into());
+            let mut s = format!("`{name}`");
+            let own =
+                c.sources.len() == 1 && c.sources[0].rsplit('.').next() == Some(name.as_str());
+            if !c.sources.is_empty() && !own {
+                s.push_str(&format!(" ← {}", c.sources.join(" + ")));
+            }
+            if let Some(p) = c.personal {
+                s.push_str(&format!(" (personal: {})", p.as_str()));
+            }
+            if c.from_wildcard {
+                s.push_str(" [from *]");
+            }
+            s
+        })
+        .collect();
+    if !k.complete {
+        parts.push("and the columns of `*` over relations the catalogue does not describe (checked at run time)".into());
+    }
+    parts.join(", ")
 }

@@ -677,6 +677,13 @@ impl CheckedStatement {
     }
 }
 
+impl CheckedStatement {
+    /// The parsed statement (for the schema catalogue's name resolution).
+    pub fn tree(&self) -> &Statement {
+        &self.statement
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

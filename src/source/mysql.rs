@@ -96,6 +96,11 @@ impl MysqlSource {
         })
     }
 
+    /// The open connection, for the schema catalogue query (`schema::pull`).
+    pub(crate) fn connection(&mut self) -> &mut MySqlConnection {
+        &mut self.conn
+    }
+
     pub async fn close(self) {
         let _ = self.conn.close().await;
     }

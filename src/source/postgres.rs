@@ -63,6 +63,11 @@ impl PostgresSource {
         })
     }
 
+    /// The open connection, for the schema catalogue query (`schema::pull`).
+    pub(crate) fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
     pub async fn close(self) {
         let _ = self.conn.close().await;
     }

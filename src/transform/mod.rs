@@ -31,6 +31,8 @@ pub struct TransformPlan {
     pub sniff_rows: u64,
     /// The `hash` key (only when a `hash` rule is used).
     pub key: Option<Vec<u8>>,
+    /// What the schema catalogue expects of the result (`None` without a catalogue).
+    pub expected: Option<crate::schema::check::Expected>,
 }
 
 struct ColumnPlan {
@@ -109,6 +111,9 @@ impl RowSink for Transformer {
                     names.join(", ")
                 );
             }
+        }
+        if let Some(exp) = &self.plan.expected {
+            exp.cross_check(names, &self.plan.mask, &self.plan.pii_allowed)?;
         }
         let mut plans = Vec::with_capacity(names.len());
         for name in names {
