@@ -268,6 +268,7 @@ async fn run_variant(
             .known
             .as_ref()
             .map(crate::schema::check::Expected::from),
+        lineage: Some(spec.statement.lineage.clone()),
     };
     let mut tf = Transformer::new(
         plan,

@@ -159,7 +159,8 @@ pub struct MaskingConfig {
     /// Name of the environment variable holding the secret key for `hash` masking.
     #[serde(default = "default_key_env")]
     pub key_env: String,
-    /// How many rows of each unmasked column are checked for personal data at run time.
+    /// How many rows of each unmasked, unallowed column are checked for personal data
+    /// at run time: every row unless set (an explicit opt-down; `0` turns it off).
     #[serde(default = "default_sniff_rows")]
     pub sniff_rows: u64,
 }
@@ -178,7 +179,7 @@ fn default_key_env() -> String {
 }
 
 fn default_sniff_rows() -> u64 {
-    1000
+    u64::MAX
 }
 
 /// The largest configuration or query file sqlcourier reads.

@@ -16,7 +16,6 @@ use crate::encode::Encoding;
 use crate::guard::params::{PERIOD_END, PERIOD_START, valid_name};
 use crate::guard::period::PeriodKind;
 use crate::guard::statement::{self, CheckedStatement, SqlSource};
-use crate::transform::pii;
 use config::{DatabaseConfig, RepoConfig};
 use diag::{Diagnostic, Diagnostics};
 use query::{QueryFile, Variant};
@@ -495,89 +494,53 @@ fn check_masking_block(file: &QueryFile, problems: &mut Vec<Diagnostic>) {
     }
 }
 
-/// `check`-time personal-data guard on the columns the SQL text names.
+/// `check`-time personal-data guard: every result column is judged by what it is made
+/// of (its lineage), and every personal column the query reads anywhere else (filters,
+/// joins, grouping) must be allowed. See [`crate::guard::personal`].
 fn check_personal_columns(file: &QueryFile, st: &CheckedStatement, problems: &mut Vec<Diagnostic>) {
+    use crate::guard::lineage::Reach;
     let f = &file.front;
-    let covered = |name: &str| f.mask.contains_key(name) || f.pii_allowed.contains_key(name);
+    let rules = crate::guard::personal::Rules {
+        mask: &f.mask,
+        allowed: &f.pii_allowed,
+    };
+    let lineage = &st.lineage;
     let mut names = BTreeSet::new();
     let mut all_named = true;
-    for col in &st.columns {
-        if col.wildcard {
-            all_named = false;
-            continue;
-        }
-        let Some(name) = &col.name else {
-            all_named = false;
-            for src in &col.sources {
-                if let Some(word) = pii::personal_name(src)
-                    && !f.pii_allowed.contains_key(src)
-                {
-                    problems.push(
-                        Diagnostic::new(&file.path, col.at.0, col.at.1, format!(
-                            "this column is computed from `{src}`, which looks personal (\"{word}\"), and has no name to mask it by"
-                        ))
-                        .help("give it a name with `AS name`, then add `mask: {name: hash}` or `pii_allowed: {name: \"reason\"}`"),
-                    );
+    let mut judged = Reach::new();
+    for col in &lineage.columns {
+        let (name, reach) = match &col.expand {
+            // the real columns are judged at run time; only values that another UNION
+            // branch may put there are judged now
+            Some(e) => {
+                all_named = false;
+                (None, &e.extra)
+            }
+            None => {
+                match &col.name {
+                    Some(n) => {
+                        names.insert(n.clone());
+                    }
+                    None => all_named = false,
                 }
+                (col.name.as_deref(), &col.reach)
             }
-            continue;
         };
-        names.insert(name.clone());
-        if covered(name) {
-            continue;
-        }
-        if let Some(word) = pii::personal_name(name) {
-            problems.push(
-                Diagnostic::new(&file.path, col.at.0, col.at.1, format!(
-                    "the column `{name}` looks personal (\"{word}\") and is neither masked nor allowed"
-                ))
-                .help(format!("add `mask: {{{name}: hash}}` (or email, last4, redact, null, year, month), or `pii_allowed: {{{name}: \"reason\"}}` if a reviewer agrees it may stay")),
-            );
-            continue;
-        }
-        for src in &col.sources {
-            if src == name || f.pii_allowed.contains_key(src) {
-                continue;
-            }
-            if let Some(word) = pii::personal_name(src) {
-                problems.push(
-                    Diagnostic::new(&file.path, col.at.0, col.at.1, format!(
-                        "the column `{name}` comes from `{src}`, which looks personal (\"{word}\")"
-                    ))
-                    .help(format!("add `mask: {{{name}: hash}}` (or another rule), or `pii_allowed: {{{name}: \"reason\"}}` if a reviewer agrees it may stay")),
-                );
+        judged.extend(reach.iter().cloned());
+        if let Err(list) = rules.judge(name, reach) {
+            for p in list {
+                let (msg, help) = p.message(name);
+                problems.push(Diagnostic::new(&file.path, col.at.0, col.at.1, msg).help(help));
             }
         }
     }
-    // personal data passing through CTEs, subqueries and later UNION branches
-    for col in &st.inner_columns {
-        if col.wildcard {
+    for (origin, at) in &lineage.used {
+        if judged.contains(origin) {
             continue;
         }
-        let name = col.name.as_deref();
-        if name.is_some_and(covered) {
-            continue;
-        }
-        let mut personal: Vec<&str> = col.sources.iter().map(String::as_str).collect();
-        if let Some(n) = name
-            && !personal.contains(&n)
-        {
-            personal.push(n);
-        }
-        for src in personal {
-            if f.pii_allowed.contains_key(src) || f.mask.contains_key(src) {
-                continue;
-            }
-            if let Some(word) = pii::personal_name(src) {
-                let shown = name.unwrap_or(src);
-                problems.push(
-                    Diagnostic::new(&file.path, col.at.0, col.at.1, format!(
-                        "inside the query, `{shown}` reads `{src}`, which looks personal (\"{word}\"), and may reach the result under another name"
-                    ))
-                    .help(format!("keep the name `{src}` up to the final SELECT and mask it there, or add `pii_allowed: {{{src}: \"reason\"}}` (e.g. \"used only to join\")")),
-                );
-                break;
-            }
+        if let Some(p) = rules.judge_used(origin) {
+            let (msg, help) = p.used_message();
+            problems.push(Diagnostic::new(&file.path, at.0, at.1, msg).help(help));
         }
     }
     if all_named {

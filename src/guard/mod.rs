@@ -1,7 +1,9 @@
 //! Guards between a reviewed file and a database: the read-only statement check,
 //! parameters and their values, periods and time limits.
 
+pub mod lineage;
 pub mod params;
 pub mod period;
+pub mod personal;
 pub mod statement;
 pub mod timeout;

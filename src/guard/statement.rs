@@ -30,6 +30,7 @@ use sqlparser::tokenizer::{Location, Token, Tokenizer, Whitespace};
 
 use crate::catalog::config::Driver;
 use crate::catalog::diag::Diagnostic;
+use crate::guard::lineage::{self, Lineage, NoSchema, Schema};
 
 /// Functions a query may not call, lower-case. They sleep or lock (holding a connection
 /// or blocking others), read or write server files, run SQL text that the check never
@@ -130,6 +131,11 @@ pub struct CheckedStatement {
     /// Columns of every other SELECT inside the query (CTEs, subqueries, the later
     /// branches of a UNION): personal data can pass through them under another name.
     pub inner_columns: Vec<OutputColumn>,
+    /// What each result column is made of, without a schema catalogue
+    /// (see [`CheckedStatement::lineage_with`] for one).
+    pub lineage: Lineage,
+    /// (line, col) of the SQL's first character in the file.
+    sql_at: (usize, usize),
 }
 
 /// How parameters are written in the SQL sent to a database.
@@ -304,9 +310,12 @@ pub fn check(src: &SqlSource<'_>, driver: Driver) -> Result<CheckedStatement, Ve
         .filter(|c| !columns.iter().any(|o| o.at == c.at))
         .collect();
 
+    let lineage = lineage::analyze(query, &NoSchema, &|l| src.at(l));
     if problems.is_empty() {
         let (params, param_at) = params.into_iter().unzip();
         Ok(CheckedStatement {
+            lineage,
+            sql_at: (src.sql_line, src.sql_col),
             statement,
             params,
             param_at,
@@ -626,6 +635,22 @@ fn sources(e: &Expr) -> Vec<String> {
 }
 
 impl CheckedStatement {
+    /// The lineage with a schema catalogue that knows tables' columns (expands `*`,
+    /// resolves unqualified names).
+    pub fn lineage_with(&self, schema: &dyn Schema) -> Lineage {
+        let Statement::Query(q) = &self.statement else {
+            return Lineage::default();
+        };
+        let (sql_line, sql_col) = self.sql_at;
+        let src = SqlSource {
+            path: Path::new(""),
+            sql: "",
+            sql_line,
+            sql_col,
+        };
+        lineage::analyze(q, schema, &|l| src.at(l))
+    }
+
     /// The statement as sent: re-rendered from the tree, `:name` parameters replaced.
     /// Returns the SQL and, for each placeholder written, the parameter name it binds.
     pub fn render(&self, style: Placeholders) -> (String, Vec<String>) {

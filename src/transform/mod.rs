@@ -16,6 +16,8 @@ use anyhow::{Result, bail};
 
 use crate::encode::CsvEncoder;
 use crate::encode::gzip::OutputWriter;
+use crate::guard::lineage::{Lineage, Origin, Reach};
+use crate::guard::personal::{Rules, Treatment};
 use crate::source::RowSink;
 use mask::{MaskRule, Masked, Masker};
 
@@ -33,6 +35,8 @@ pub struct TransformPlan {
     pub key: Option<Vec<u8>>,
     /// What the schema catalogue expects of the result (`None` without a catalogue).
     pub expected: Option<crate::schema::check::Expected>,
+    /// What each result column is made of; `None` judges the real columns by name only.
+    pub lineage: Option<Lineage>,
 }
 
 struct ColumnPlan {
@@ -115,27 +119,41 @@ impl RowSink for Transformer {
         if let Some(exp) = &self.plan.expected {
             exp.cross_check(names, &self.plan.mask, &self.plan.pii_allowed)?;
         }
+        let reaches: Vec<Reach> = match &self.plan.lineage {
+            Some(l) => l.runtime(names),
+            None => names
+                .iter()
+                .map(|n| {
+                    Reach::from([Origin::Column {
+                        table: None,
+                        column: n.to_lowercase(),
+                    }])
+                })
+                .collect(),
+        };
+        let rules = Rules {
+            mask: &self.plan.mask,
+            allowed: &self.plan.pii_allowed,
+        };
         let mut plans = Vec::with_capacity(names.len());
-        for name in names {
-            let mask = match self.plan.mask.get(name) {
-                Some(rule) => Some(
+        for (name, reach) in names.iter().zip(&reaches) {
+            let treatment = match rules.judge(Some(name), reach) {
+                Ok(t) => t,
+                Err(problems) => {
+                    let (msg, help) = problems[0].message(Some(name));
+                    bail!("the result has a column `{name}`: {msg}; nothing was delivered. {help}");
+                }
+            };
+            let mask = match (treatment, self.plan.mask.get(name)) {
+                (Treatment::Masked, Some(rule)) => Some(
                     Masker::new(*rule, self.plan.key.as_deref())
                         .map_err(|e| anyhow::anyhow!("column `{name}`: {e}"))?,
                 ),
-                None => None,
+                _ => None,
             };
-            let allowed = self.plan.pii_allowed.contains_key(name);
-            if mask.is_none()
-                && !allowed
-                && let Some(word) = pii::personal_name(name)
-            {
-                bail!(
-                    "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file",
-                );
-            }
             plans.push(ColumnPlan {
                 name: name.clone(),
-                sniff: mask.is_none() && !allowed && self.plan.sniff_rows > 0,
+                sniff: treatment == Treatment::Sniffed && self.plan.sniff_rows > 0,
                 mask,
             });
         }

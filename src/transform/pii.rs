@@ -134,72 +134,352 @@ impl Sniffed {
             Sniffed::Phone | Sniffed::Card => "last4",
         }
     }
-}
-
-/// Looks at one value.
-pub fn sniff(v: &[u8]) -> Option<Sniffed> {
-    if v.len() < 6 || v.len() > 320 {
-        return None;
-    }
-    let s = std::str::from_utf8(v).ok()?.trim();
-    if is_email(s) {
-        return Some(Sniffed::Email);
-    }
-    if is_card(s) {
-        return Some(Sniffed::Card);
-    }
-    if is_phone(s) {
-        return Some(Sniffed::Phone);
-    }
-    None
-}
-
-fn is_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && !local.contains(char::is_whitespace)
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && domain
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
-}
-
-fn digits_and_separators(s: &str, seps: &[char]) -> Option<Vec<u8>> {
-    let mut digits = Vec::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            digits.push(c as u8 - b'0');
-        } else if ('０'..='９').contains(&c) {
-            digits.push((c as u32 - '０' as u32) as u8);
-        } else if !seps.contains(&c) {
-            return None;
+    /// The token the `scrub` rule writes in its place.
+    pub fn token(self) -> &'static str {
+        match self {
+            Sniffed::Email => "[email]",
+            Sniffed::Phone => "[phone]",
+            Sniffed::Card => "[card]",
         }
     }
-    Some(digits)
 }
 
-/// Japanese and international phone numbers: 10–11 digits starting with 0, or a `+`
-/// country code, with only separators between.
-fn is_phone(s: &str) -> bool {
-    let Some(d) = digits_and_separators(s, &['-', ' ', '(', ')', '+', '.', '－', '‐']) else {
-        return false;
-    };
-    if s.starts_with('+') {
-        return (10..=15).contains(&d.len());
+/// A personal value found inside a cell: its byte range and kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hit {
+    pub start: usize,
+    pub end: usize,
+    pub kind: Sniffed,
+}
+
+/// The shortest cell that can hold a personal value (`a@b.jp`).
+const MIN_LEN: usize = 6;
+/// Hex or base64 runs shorter than this are not decoded (too short to hide one).
+const MIN_ENCODED: usize = 12;
+
+/// Looks at one value: the first e-mail address, phone or card number anywhere in it,
+/// also inside hex or base64 text. Cheap for the usual cell: one pass over the bytes
+/// decides which detectors can match at all.
+pub fn sniff(v: &[u8]) -> Option<Sniffed> {
+    let mut first = None;
+    find(v, &mut |h| {
+        first = Some(h.kind);
+        false
+    });
+    first
+}
+
+/// Calls `hit` for every personal value in `v`, in order, until it returns `false`.
+pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
+    if v.len() < MIN_LEN {
+        return;
     }
-    d.first() == Some(&0) && (10..=11).contains(&d.len())
+    // the pre-filter: what kinds of characters are there at all?
+    let mut digits = 0usize;
+    let mut high = false;
+    let mut run = 0usize;
+    let mut long_run = false;
+    for &b in v {
+        if b.is_ascii_digit() {
+            digits += 1;
+        }
+        high |= b >= 0x80;
+        if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'_' || b == b'-' {
+            run += 1;
+            long_run |= run >= MIN_ENCODED;
+        } else {
+            run = 0;
+        }
+    }
+    let at = memchr::memchr(b'@', v).is_some() || (high && contains(v, "＠".as_bytes()));
+    let numbers = digits >= 10 || high;
+    if !at && !numbers && !long_run {
+        return;
+    }
+    let text = String::from_utf8_lossy(v);
+    let s: &str = &text;
+    let mut hits: Vec<Hit> = Vec::new();
+    if at {
+        emails(s, &mut hits);
+    }
+    if numbers {
+        numbers_in(s, &mut hits);
+    }
+    if long_run {
+        encoded(s, &mut hits);
+    }
+    hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
+    let mut end = 0;
+    for h in hits {
+        if h.start < end {
+            continue; // inside a hit already reported
+        }
+        end = h.end;
+        if !hit(h) {
+            return;
+        }
+    }
 }
 
-/// 13–19 digits with a card brand prefix and a valid Luhn check digit.
-fn is_card(s: &str) -> bool {
-    let Some(d) = digits_and_separators(s, &['-', ' ']) else {
-        return false;
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(hay, needle).is_some()
+}
+
+/// The text with each personal value replaced by its token (the `scrub` rule).
+pub fn scrub(v: &[u8], out: &mut Vec<u8>) {
+    let mut last = 0;
+    let text;
+    let bytes: &[u8] = if std::str::from_utf8(v).is_ok() {
+        v
+    } else {
+        text = String::from_utf8_lossy(v).into_owned();
+        text.as_bytes()
     };
-    if !(13..=19).contains(&d.len()) || d.iter().all(|&x| x == d[0]) {
+    find(bytes, &mut |h| {
+        out.extend_from_slice(&bytes[last..h.start]);
+        out.extend_from_slice(h.kind.token().as_bytes());
+        last = h.end;
+        true
+    });
+    out.extend_from_slice(&bytes[last..]);
+}
+
+fn local_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "._%+-!#$&'*/=?^`{|}~".contains(c)
+}
+
+fn domain_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '.' || c == '-'
+}
+
+/// `local@domain` anywhere in the text (ASCII, or a run of non-ASCII letters on
+/// either side, as in `山田@例え.jp`); `＠` counts as `@`.
+fn emails(s: &str, hits: &mut Vec<Hit>) {
+    for (at, c) in s.char_indices().filter(|(_, c)| *c == '@' || *c == '＠') {
+        let before = &s[..at];
+        let after = &s[at + c.len_utf8()..];
+        // the local part: an ASCII run, or else a run of other letters
+        let mut start = at;
+        let ascii = before.chars().next_back().is_some_and(local_char);
+        for (i, ch) in before.char_indices().rev() {
+            let ok = if ascii {
+                local_char(ch)
+            } else {
+                ch.is_alphanumeric() && !ch.is_ascii()
+            };
+            if !ok {
+                break;
+            }
+            start = i;
+        }
+        if start == at {
+            continue;
+        }
+        let ascii = after.chars().next().is_some_and(domain_char);
+        let mut len = 0;
+        for ch in after.chars() {
+            let ok = if ascii {
+                domain_char(ch)
+            } else {
+                ch.is_alphanumeric() || ch == '.' || ch == '-'
+            };
+            if !ok {
+                break;
+            }
+            len += ch.len_utf8();
+        }
+        let domain = after[..len].trim_end_matches(['.', '-']);
+        let labels: Vec<&str> = domain.split('.').collect();
+        if labels.len() < 2
+            || labels.iter().any(|l| l.is_empty())
+            || labels.last().is_some_and(|t| t.chars().count() < 2)
+        {
+            continue;
+        }
+        hits.push(Hit {
+            start,
+            end: at + c.len_utf8() + domain.len(),
+            kind: Sniffed::Email,
+        });
+    }
+}
+
+fn digit(c: char) -> Option<u8> {
+    if c.is_ascii_digit() {
+        Some(c as u8 - b'0')
+    } else if ('０'..='９').contains(&c) {
+        Some((c as u32 - '０' as u32) as u8)
+    } else {
+        None
+    }
+}
+
+fn separator(c: char) -> bool {
+    matches!(
+        c,
+        '-' | ' '
+            | '('
+            | ')'
+            | '.'
+            | '－'
+            | '‐'
+            | '‑'
+            | '–'
+            | '—'
+            | '−'
+            | 'ー'
+            | '　'
+            | '（'
+            | '）'
+            | '／'
+            | '/'
+    )
+}
+
+/// One group of digits inside a number-like token.
+struct Group {
+    start: usize,
+    end: usize,
+    digits: Vec<u8>,
+    /// The separator text before it (empty for the first group).
+    sep_before: String,
+    plus: bool,
+}
+
+/// Phone and card numbers anywhere in the text: digits (ASCII or full-width) in groups
+/// with at most two separator characters between them. Every run of consecutive groups
+/// is tried, so a number inside a longer run of numbers is found too. A decimal number
+/// (`0.0000000001`, one `.` and nothing else) is not a phone number, nor is a date.
+fn numbers_in(s: &str, hits: &mut Vec<Hit>) {
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if digit(chars[i].1).is_none() {
+            i += 1;
+            continue;
+        }
+        // a token: groups of digits joined by short separator runs
+        let mut groups: Vec<Group> = Vec::new();
+        let mut sep = String::new();
+        let plus = i > 0 && matches!(chars[i - 1].1, '+' | '＋');
+        let mut j = i;
+        loop {
+            let start = chars[j].0;
+            let mut d = Vec::new();
+            while j < chars.len()
+                && let Some(x) = digit(chars[j].1)
+            {
+                d.push(x);
+                j += 1;
+            }
+            let end = if j < chars.len() { chars[j].0 } else { s.len() };
+            groups.push(Group {
+                start,
+                end,
+                digits: d,
+                sep_before: std::mem::take(&mut sep),
+                plus: groups.is_empty() && plus,
+            });
+            let mut k = j;
+            while k < chars.len() && separator(chars[k].1) && k - j < 3 {
+                sep.push(chars[k].1);
+                k += 1;
+            }
+            // `+81`: a plus inside the token starts a new international number
+            let plus_next = k < chars.len() && matches!(chars[k].1, '+' | '＋');
+            if plus_next && k + 1 < chars.len() && digit(chars[k + 1].1).is_some() {
+                k += 1;
+                sep.push('+');
+            }
+            if k > j && k < chars.len() && digit(chars[k].1).is_some() {
+                j = k;
+            } else {
+                break;
+            }
+        }
+        i = j.max(i + 1);
+        classify(&groups, s, hits);
+    }
+}
+
+fn classify(groups: &[Group], s: &str, hits: &mut Vec<Hit>) {
+    let n = groups.len();
+    for a in 0..n {
+        let mut digits: Vec<u8> = Vec::new();
+        let mut seps = String::new();
+        let plus = groups[a].plus || groups[a].sep_before.ends_with('+');
+        for b in a..n {
+            if b > a {
+                seps.push_str(&groups[b].sep_before);
+            }
+            digits.extend_from_slice(&groups[b].digits);
+            if digits.len() > 19 {
+                break;
+            }
+            // whole groups only, and not glued to more digits than the run holds
+            let text = &s[groups[a].start..groups[b].end];
+            let kind = if is_decimal(&seps) || is_date(text) {
+                None
+            } else if card(&digits, &seps) {
+                Some(Sniffed::Card)
+            } else if phone(&digits, plus) {
+                Some(Sniffed::Phone)
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                let start = if plus {
+                    // include the `+`
+                    s[..groups[a].start]
+                        .char_indices()
+                        .next_back()
+                        .map(|(i, _)| i)
+                        .unwrap_or(groups[a].start)
+                } else {
+                    groups[a].start
+                };
+                hits.push(Hit {
+                    start,
+                    end: groups[b].end,
+                    kind,
+                });
+            }
+        }
+    }
+}
+
+fn is_decimal(seps: &str) -> bool {
+    seps == "."
+}
+
+/// `2026-10-01`, `2026/10/01`, `2026.10.01` and with a time after it.
+fn is_date(t: &str) -> bool {
+    let b = t.as_bytes();
+    b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && matches!(b[4], b'-' | b'/' | b'.')
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b[4]
+        && b[8..10].iter().all(u8::is_ascii_digit)
+}
+
+/// Japanese and international phone numbers: `0` then a non-zero digit and 10–11
+/// digits in all (`090-1234-5678`, `03-1234-5678`, `0120-123-456`), or after a `+`
+/// 10–15 digits (`+81 90 1234 5678`).
+fn phone(d: &[u8], plus: bool) -> bool {
+    if plus {
+        return (10..=15).contains(&d.len()) && d[0] != 0;
+    }
+    (10..=11).contains(&d.len()) && d[0] == 0 && d[1] != 0
+}
+
+/// 13–19 digits (separated by spaces or `-` only) with a card brand prefix and a valid
+/// Luhn check digit.
+fn card(d: &[u8], seps: &str) -> bool {
+    if !(13..=19).contains(&d.len())
+        || !seps.chars().all(|c| matches!(c, ' ' | '-' | '　' | '－'))
+        || d.iter().all(|&x| x == d[0])
+    {
         return false;
     }
     let p2 = d[0] as u32 * 10 + d[1] as u32;
@@ -215,7 +495,7 @@ fn is_card(s: &str) -> bool {
         || p2 == 38
         || p4 == 6011
         || p2 == 65;
-    brand && luhn(&d)
+    brand && luhn(d)
 }
 
 fn luhn(d: &[u8]) -> bool {
@@ -234,6 +514,71 @@ fn luhn(d: &[u8]) -> bool {
         })
         .sum();
     sum.is_multiple_of(10)
+}
+
+/// Hex and base64 runs long enough to hide a value: decoded, and looked at again (one
+/// level). A hit covers the whole encoded run.
+fn encoded(s: &str, hits: &mut Vec<Hit>) {
+    use base64::Engine as _;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let is_b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_');
+        if !is_b64(b[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len() && is_b64(b[i]) {
+            i += 1;
+        }
+        let mut end = i;
+        while end < b.len() && b[end] == b'=' && end - i < 2 {
+            end += 1;
+        }
+        let run = &b[start..i];
+        if run.len() < MIN_ENCODED {
+            i = end.max(i);
+            continue;
+        }
+        let mut decoded: Vec<Vec<u8>> = Vec::new();
+        if run.iter().all(u8::is_ascii_hexdigit) {
+            let even = &run[..run.len() & !1];
+            if let Ok(d) = hex::decode(even) {
+                decoded.push(d);
+            }
+        }
+        let unpadded: Vec<u8> = run.to_vec();
+        for engine in [
+            &base64::engine::general_purpose::STANDARD_NO_PAD,
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ] {
+            if let Ok(d) = engine.decode(&unpadded) {
+                decoded.push(d);
+                break;
+            }
+        }
+        for d in decoded {
+            if std::str::from_utf8(&d).is_err() {
+                continue;
+            }
+            let mut inner = Vec::new();
+            let t = String::from_utf8_lossy(&d);
+            if t.contains('@') || t.contains('＠') {
+                emails(&t, &mut inner);
+            }
+            numbers_in(&t, &mut inner);
+            if let Some(h) = inner.first() {
+                hits.push(Hit {
+                    start,
+                    end,
+                    kind: h.kind,
+                });
+                break;
+            }
+        }
+        i = end.max(i);
+    }
 }
 
 #[cfg(test)]
