@@ -1,27 +1,29 @@
-//! `check` with the catalogue: the personal-data rules judged on what each result
-//! column is made of (its lineage), the data owner's marks, and mask rules that fit
-//! the column's type.
+//! `check` with the catalogue: names resolved against it ([`super::resolve`]), the
+//! data owner's marks applied to what each result column is made of (the column
+//! lineage of [`crate::guard::lineage`], with the catalogue as its schema), and mask
+//! rules that must fit the column's type.
 //!
-//! - A column the owner marked `personal:` must be masked or allowed wherever it
-//!   reaches the result, whatever the result column is called; a query that filters,
-//!   joins, groups or sorts on it needs it allowed (`pii_allowed:` naming the column),
-//!   unless the same column is masked in the result.
+//! - A column the owner marked `personal:` must be masked (by result name) or allowed
+//!   (`pii_allowed:` naming the source column, as [`crate::guard::personal`] reads
+//!   it) wherever it reaches the result, whatever the result column is called; a query
+//!   that filters, joins, groups or sorts on it needs it allowed, unless the same
+//!   column is masked in the result.
 //! - A column marked `not_personal:` is not judged by its name.
-//! - Other columns are judged by name, as without a catalogue (result name and the
-//!   names of the columns it is made of).
+//! - Unmarked columns are judged as without a catalogue (by name, [`Rules`]).
 //!
-//! All unmasked personal result columns of a query are reported in one message.
+//! All personal result columns a query leaves unmasked are reported in one message.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use super::resolve::{self, BaseCol, OutCol, Resolution, SqlAt, Tables};
+use super::resolve::{self, BaseCol, OutCol, SqlAt, Tables};
 use super::{Mark, SchemaFile};
 use crate::catalog::diag::Diagnostic;
 use crate::catalog::query::QueryFile;
+use crate::guard::lineage::{Lineage, Origin, Reach, Schema};
+use crate::guard::personal::Rules;
 use crate::guard::statement::CheckedStatement;
 use crate::transform::mask::MaskRule;
-use crate::transform::pii;
 
 /// A catalogue loaded for one database, with where it came from.
 #[derive(Debug, Clone)]
@@ -54,13 +56,27 @@ impl Tables for Catalogue {
     }
 }
 
+/// The lineage names tables dotted and in lower case, as written (`public.members`).
+impl Schema for Catalogue {
+    fn columns(&self, table: &str) -> Option<Vec<String>> {
+        let t = self.base(table)?;
+        Some(
+            self.file.tables[t]
+                .columns
+                .iter()
+                .map(|c| c.name.to_lowercase())
+                .collect(),
+        )
+    }
+}
+
 /// A result column as the reviewer summary and `run` see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnownColumn {
     pub name: Option<String>,
-    /// `members.email`, … : the catalogue columns it is made of.
+    /// `members.email`, … : what it is made of.
     pub sources: Vec<String>,
-    /// The strongest owner mark among them.
+    /// The owner's mark, when it is made of a column marked `personal:`.
     pub personal: Option<super::Personal>,
     pub from_wildcard: bool,
 }
@@ -79,6 +95,76 @@ impl Catalogue {
     }
     fn full(&self, b: BaseCol) -> String {
         format!("{}.{}", self.file.tables[b.0].display(), self.col(b).name)
+    }
+
+    /// The table the lineage means by `table` (dotted, lower case).
+    fn base(&self, table: &str) -> Option<usize> {
+        let (schema, name) = match table.rsplit_once('.') {
+            Some((s, n)) => (Some(s.rsplit('.').next().unwrap_or(s)), n),
+            None => (None, table),
+        };
+        let lower = |s: &str| s.to_lowercase();
+        self.file.tables.iter().position(|t| {
+            lower(&t.name) == name
+                && match (schema, &t.schema) {
+                    (None, None) | (Some(_), None) => true,
+                    (Some(s), Some(ts)) => lower(ts) == s,
+                    (None, Some(_)) => false,
+                }
+        })
+    }
+
+    /// The catalogue columns an origin stands for (a whole row: all of them; a column
+    /// the lineage could not tie to one table: every column of that name).
+    fn bases(&self, o: &Origin) -> Vec<BaseCol> {
+        let in_table = |t: usize, column: &str| -> Option<BaseCol> {
+            self.file.tables[t]
+                .columns
+                .iter()
+                .position(|c| c.name.to_lowercase() == column.to_lowercase())
+                .map(|i| (t, i))
+        };
+        match o {
+            Origin::Column {
+                table: Some(t),
+                column,
+            } => self
+                .base(t)
+                .and_then(|t| in_table(t, column))
+                .into_iter()
+                .collect(),
+            Origin::Column {
+                table: None,
+                column,
+            } => (0..self.file.tables.len())
+                .filter_map(|t| in_table(t, column))
+                .collect(),
+            Origin::Row { table } => self
+                .base(table)
+                .map(|t| {
+                    (0..self.file.tables[t].columns.len())
+                        .map(|i| (t, i))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Origin::Unknown { .. } => Vec::new(),
+        }
+    }
+
+    /// The first owner-marked personal column an origin carries.
+    fn personal(&self, o: &Origin) -> Option<(BaseCol, super::Personal)> {
+        self.bases(o)
+            .into_iter()
+            .find_map(|b| match self.col(b).mark() {
+                Mark::Personal(p) => Some((b, p)),
+                _ => None,
+            })
+    }
+
+    /// Has the owner classified everything this origin carries?
+    fn classified(&self, o: &Origin) -> bool {
+        let b = self.bases(o);
+        !b.is_empty() && b.iter().all(|b| self.col(*b).mark() != Mark::Unmarked)
     }
 }
 
@@ -99,36 +185,49 @@ pub fn check(
         sql_col: file.sql_col,
     };
     let res = resolve::resolve(q, cat, driver, at);
-    let Resolution {
-        columns,
-        complete,
-        uses,
-        problems: mut found,
-    } = res;
-    let names_ok = found.is_empty();
-    problems.append(&mut found);
-    personal_outputs(cat, file, &columns, problems);
-    personal_uses(cat, file, &columns, &uses, problems);
+    let names_ok = res.problems.is_empty();
+    problems.extend(res.problems.iter().cloned());
+    let lineage = st.lineage_with(cat);
+    // the resolver's names are exact (letter case as the database returns them)
+    let aligned = res.columns.len() == lineage.columns.len();
+    let names: Vec<Option<String>> = lineage
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if aligned {
+                res.columns[i].name.clone()
+            } else {
+                c.name.clone()
+            }
+        })
+        .collect();
+    personal_outputs(cat, file, &lineage, &names, problems);
+    personal_uses(cat, file, &lineage, problems);
     if names_ok {
-        mask_rules(cat, file, &columns, complete, problems);
+        mask_rules(cat, file, &res.columns, res.complete, problems);
     }
     Some(Checked {
-        columns: columns
+        columns: lineage
+            .columns
             .iter()
-            .map(|c| KnownColumn {
-                name: c.name.clone(),
-                sources: c.lineage.iter().map(|b| cat.full(*b)).collect(),
-                personal: c.lineage.iter().filter_map(|b| cat.col(*b).personal).min(),
-                from_wildcard: c.from_wildcard,
+            .enumerate()
+            .map(|(i, c)| {
+                let mine = aligned.then(|| &res.columns[i]);
+                KnownColumn {
+                    name: names[i].clone(),
+                    sources: c.reach.iter().map(ToString::to_string).collect(),
+                    personal: c
+                        .reach
+                        .iter()
+                        .filter_map(|o| cat.personal(o).map(|(_, p)| p))
+                        .min(),
+                    from_wildcard: mine.is_some_and(|m| m.from_wildcard),
+                }
             })
             .collect(),
-        complete,
+        complete: res.complete && aligned && lineage.columns.iter().all(|c| c.expand.is_none()),
     })
-}
-
-fn covered(file: &QueryFile, name: &str) -> bool {
-    let f = &file.front;
-    f.mask.contains_key(name) || f.pii_allowed.contains_key(name)
 }
 
 /// One line of the "personal columns" message.
@@ -142,40 +241,48 @@ struct Finding {
 fn personal_outputs(
     cat: &Catalogue,
     file: &QueryFile,
-    columns: &[OutCol],
+    lineage: &Lineage,
+    names: &[Option<String>],
     problems: &mut Vec<Diagnostic>,
 ) {
+    let f = &file.front;
+    let rules = Rules {
+        mask: &f.mask,
+        allowed: &f.pii_allowed,
+    };
     let mut findings: Vec<Finding> = Vec::new();
-    for c in columns {
-        if c.name.as_deref().is_some_and(|n| covered(file, n)) {
+    for (c, name) in lineage.columns.iter().zip(names) {
+        if c.expand.is_some() {
+            continue; // a table the catalogue lacks: reported by name, judged at run time
+        }
+        let name = name.as_deref();
+        if name.is_some_and(|n| f.mask.contains_key(n)) {
             continue;
         }
-        let shown = c
-            .name
-            .as_deref()
+        let name_allowed = name.is_some_and(|n| f.pii_allowed.contains_key(n));
+        let shown = name
             .map(|n| format!("`{n}`"))
             .unwrap_or_else(|| "an unnamed column".into());
         // 1. the owner's marks
-        let marked: Vec<(BaseCol, super::Personal)> = c
-            .lineage
+        let marked: Vec<(&Origin, BaseCol, super::Personal)> = c
+            .reach
             .iter()
-            .filter_map(|b| match cat.col(*b).mark() {
-                Mark::Personal(p) => Some((*b, p)),
-                _ => None,
+            .filter(|o| {
+                !(rules.origin_allowed(o) || name_allowed && matches!(o, Origin::Row { .. }))
             })
+            .filter_map(|o| cat.personal(o).map(|(b, p)| (o, b, p)))
             .collect();
-        if let Some((b, p)) = marked.first() {
-            let what = if c.direct == Some(*b) && c.name.as_deref() == Some(&cat.col(*b).name) {
+        if let Some((_, b, p)) = marked.first() {
+            let own = c.reach.len() == 1 && name == Some(cat.col(*b).name.as_str());
+            let what = if own {
                 format!("{shown} is `{}`", cat.full(*b))
             } else {
-                format!(
-                    "{shown} is made of {}",
-                    marked
-                        .iter()
-                        .map(|(b, _)| format!("`{}`", cat.full(*b)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                let mut parts: Vec<String> = marked
+                    .iter()
+                    .map(|(_, b, _)| format!("`{}`", cat.full(*b)))
+                    .collect();
+                parts.dedup();
+                format!("{shown} is made of {}", parts.join(", "))
             };
             findings.push(Finding {
                 at: c.at,
@@ -184,49 +291,28 @@ fn personal_outputs(
                     p.as_str()
                 ),
                 rule: p.suggested_rule(),
-                name: c.name.clone(),
+                name: name.map(str::to_string),
             });
             continue;
         }
-        // 2. names, where the owner has not classified every source
-        let all_classified = !c.lineage.is_empty()
-            && c.lineage
-                .iter()
-                .all(|b| cat.col(*b).mark() != Mark::Unmarked);
-        if all_classified {
+        // 2. what the owner has not classified is judged by name
+        let rest: Reach = c
+            .reach
+            .iter()
+            .filter(|o| !cat.classified(o))
+            .cloned()
+            .collect();
+        if !c.reach.is_empty() && rest.is_empty() {
             continue;
         }
-        if let Some(n) = &c.name
-            && let Some(word) = pii::personal_name(n)
-        {
+        if let Err(list) = rules.judge(name, &rest) {
+            let (msg, _) = list[0].message(name);
             findings.push(Finding {
                 at: c.at,
-                text: format!("{shown} looks personal (\"{word}\")"),
+                text: msg,
                 rule: "hash",
-                name: c.name.clone(),
+                name: name.map(str::to_string),
             });
-            continue;
-        }
-        for b in &c.lineage {
-            let col = cat.col(*b);
-            if col.mark() != Mark::Unmarked || c.name.as_deref() == Some(&col.name) {
-                continue;
-            }
-            if file.front.pii_allowed.contains_key(&col.name) {
-                continue;
-            }
-            if let Some(word) = pii::personal_name(&col.name) {
-                findings.push(Finding {
-                    at: c.at,
-                    text: format!(
-                        "{shown} comes from `{}`, which looks personal (\"{word}\")",
-                        cat.full(*b)
-                    ),
-                    rule: "hash",
-                    name: c.name.clone(),
-                });
-                break;
-            }
         }
     }
     let Some(first) = findings.first() else {
@@ -253,7 +339,7 @@ fn personal_outputs(
     let mut help = String::new();
     if !named.is_empty() {
         help.push_str(&format!(
-            "add `mask: {{{}}}` (rules: hash, email, last4, redact, null, year, month), or list a column under `pii_allowed:` with the reason a reviewer agreed to",
+            "add `mask: {{{}}}` (rules: hash, email, last4, redact, null, year, month, scrub), or, if a reviewer agrees it may stay, list the source column under `pii_allowed:` with the reason",
             named.join(", ")
         ));
     }
@@ -263,11 +349,7 @@ fn personal_outputs(
         }
         help.push_str("give unnamed columns a name with `AS name` so they can be masked");
     }
-    if findings
-        .iter()
-        .any(|f| f.text.contains(" from `") || f.text.contains("*"))
-        || columns.iter().any(|c| c.from_wildcard)
-    {
+    if file.sql.contains('*') {
         help.push_str("; or list only the columns you need instead of `*`");
     }
     problems.push(Diagnostic::new(&file.path, first.at.0, first.at.1, msg).help(help));
@@ -276,47 +358,46 @@ fn personal_outputs(
 fn personal_uses(
     cat: &Catalogue,
     file: &QueryFile,
-    columns: &[OutCol],
-    uses: &[resolve::Use],
+    lineage: &Lineage,
     problems: &mut Vec<Diagnostic>,
 ) {
     let f = &file.front;
-    let masked_out: BTreeSet<BaseCol> = columns
-        .iter()
-        .filter(|c| c.name.as_deref().is_some_and(|n| f.mask.contains_key(n)))
-        .flat_map(|c| c.lineage.iter().copied())
-        .collect();
-    let mut seen = BTreeSet::new();
-    for u in uses {
-        let Mark::Personal(p) = cat.col(u.base).mark() else {
-            continue;
-        };
-        let col = &cat.col(u.base).name;
-        let full = cat.full(u.base);
-        if f.pii_allowed.contains_key(col)
-            || f.pii_allowed.contains_key(&full)
-            || masked_out.contains(&u.base)
-        {
+    let rules = Rules {
+        mask: &f.mask,
+        allowed: &f.pii_allowed,
+    };
+    // a source that reaches the result is judged there (masked, allowed or refused)
+    let judged: BTreeSet<&Origin> = lineage.columns.iter().flat_map(|c| &c.reach).collect();
+    for (o, at) in &lineage.used {
+        if judged.contains(o) || rules.origin_allowed(o) {
             continue;
         }
-        if !seen.insert((u.base, u.how)) {
+        if let Some((b, p)) = cat.personal(o) {
+            let col = &cat.col(b).name;
+            problems.push(
+                Diagnostic::new(
+                    &file.path,
+                    at.0,
+                    at.1,
+                    format!(
+                        "this query reads `{}` (to filter, join, group or sort), which the data owner marked `personal: {}`",
+                        cat.full(b),
+                        p.as_str()
+                    ),
+                )
+                .help(format!(
+                    "if a reviewer agrees, add `pii_allowed: {{{col}: \"why, e.g. used only to join\"}}`; otherwise use another column"
+                )),
+            );
             continue;
         }
-        problems.push(
-            Diagnostic::new(
-                &file.path,
-                u.at.0,
-                u.at.1,
-                format!(
-                    "this query {} `{full}`, which the data owner marked `personal: {}`",
-                    u.how,
-                    p.as_str()
-                ),
-            )
-            .help(format!(
-                "if a reviewer agrees, add `pii_allowed: {{{col}: \"why, e.g. used only to join\"}}`; otherwise use another column"
-            )),
-        );
+        if cat.classified(o) {
+            continue;
+        }
+        if let Some(p) = rules.judge_used(o) {
+            let (msg, help) = p.used_message();
+            problems.push(Diagnostic::new(&file.path, at.0, at.1, msg).help(help));
+        }
     }
 }
 
@@ -484,7 +565,11 @@ impl Expected {
         allowed: &BTreeMap<String, String>,
     ) -> anyhow::Result<()> {
         for n in names {
-            if let Some(what) = self.personal.get(n)
+            if let Some(what) = self
+                .personal
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                .map(|(_, w)| w)
                 && !mask.contains_key(n)
                 && !allowed.contains_key(n)
             {

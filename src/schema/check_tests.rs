@@ -320,8 +320,15 @@ fn an_owner_marked_column_is_refused_under_any_alias() {
     );
     accepted(
         &cat,
-        "pii_allowed: {info: \"region of the note, reviewed\"}",
+        "pii_allowed: {contact_note: \"reviewed: only the shop's own notes\"}",
         "SELECT contact_note AS info FROM members",
+    );
+    // an allowance names the source column: the innocent result name does not allow it
+    refused(
+        &cat,
+        "pii_allowed: {info: \"reviewed\"}",
+        "SELECT contact_note AS info FROM members",
+        "marked `personal: free_text`",
     );
 }
 
@@ -331,43 +338,43 @@ fn filtering_joining_grouping_on_a_personal_column_needs_an_allowance() {
     for (sql, how) in [
         (
             "SELECT member_id FROM members WHERE email = :e",
-            "filters on",
+            "marked `personal:",
         ),
         (
             "SELECT member_id FROM members WHERE LOWER(email) LIKE '%@example.com'",
-            "filters on",
+            "marked `personal:",
         ),
         (
             "SELECT a.member_id FROM members a JOIN members b ON a.email = b.email",
-            "joins on",
+            "marked `personal:",
         ),
         (
             "SELECT a.member_id FROM members a JOIN members b USING (email)",
-            "joins on",
+            "marked `personal:",
         ),
         (
             "WITH x AS (SELECT email AS k FROM members) SELECT member_id FROM members m JOIN x ON x.k = m.email",
-            "joins on",
+            "marked `personal:",
         ),
         (
             "SELECT prefecture, COUNT(*) AS n FROM members GROUP BY prefecture, name",
-            "groups by",
+            "marked `personal:",
         ),
         (
             "SELECT member_id FROM members ORDER BY birth_year",
-            "sorts by",
+            "marked `personal:",
         ),
         (
             "SELECT order_id FROM orders WHERE member_id IN (SELECT member_id FROM members WHERE c1 = :p)",
-            "filters on",
+            "marked `personal:",
         ),
         (
             "SELECT order_id FROM orders o WHERE EXISTS (SELECT 1 FROM members m WHERE m.email = :e AND m.member_id = o.member_id)",
-            "filters on",
+            "marked `personal:",
         ),
         (
             "SELECT prefecture FROM members GROUP BY prefecture HAVING MAX(name) > 'a'",
-            "filters on",
+            "marked `personal:",
         ),
     ] {
         let front = if sql.contains(":e") {

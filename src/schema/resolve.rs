@@ -1,13 +1,16 @@
 //! Name resolution against the schema catalogue: every table and column a query names
-//! is found (through aliases, joins, `USING`/`NATURAL`, CTEs, derived tables,
-//! correlated subqueries), `*` and `t.*` are expanded, and each result column gets its
-//! lineage — the set of catalogue columns its value is made of.
+//! must exist (through aliases, joins, `USING`/`NATURAL`, CTEs, derived tables,
+//! correlated subqueries, `UNION`), or `check` says so on its line with "did you mean";
+//! `*` and `t.*` are expanded to the result's real column names; a result column that
+//! is a catalogue column unchanged is tied to it (its type decides which mask rules fit).
+//!
+//! What each column is *made of* is not decided here: that is the column lineage of
+//! [`crate::guard::lineage`], which the catalogue plugs into as its `Schema`.
 //!
 //! Hand-written because no crate resolves sqlparser trees against a schema; it follows
-//! the SQL scoping rules closely enough for the checks in [`super::check`], and says
-//! "unknown" (an opaque relation) rather than guess where it cannot tell (table
-//! functions, `UNNEST`, a table missing from the catalogue). Lookups go through the
-//! small [`Tables`] trait, so another schema source can stand in for the YAML file.
+//! the SQL scoping rules closely enough for `check`, and says "unknown" (an opaque
+//! relation) rather than guess where it cannot tell (table functions, `UNNEST`, a table
+//! missing from the catalogue). Lookups go through the small [`Tables`] trait.
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -45,8 +48,6 @@ pub trait Tables {
 pub struct OutCol {
     /// The name the database gives it; `None` for an unnamed expression.
     pub name: Option<String>,
-    /// Catalogue columns the value is made of (outside `COUNT(…)`).
-    pub lineage: BTreeSet<BaseCol>,
     /// The catalogue column when the value is that column unchanged.
     pub direct: Option<BaseCol>,
     /// 1-based (line, col) in the query file.
@@ -55,22 +56,12 @@ pub struct OutCol {
     pub from_wildcard: bool,
 }
 
-/// A catalogue column read somewhere other than the result list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Use {
-    pub base: BaseCol,
-    pub at: (usize, usize),
-    /// `filters on` / `joins on` / `groups by` / `sorts by`.
-    pub how: &'static str,
-}
-
 /// The outcome for one statement.
 #[derive(Debug, Clone, Default)]
 pub struct Resolution {
     pub columns: Vec<OutCol>,
     /// False when a `*` covered something the catalogue cannot describe.
     pub complete: bool,
-    pub uses: Vec<Use>,
     pub problems: Vec<Diagnostic>,
 }
 
@@ -101,7 +92,6 @@ impl SqlAt<'_> {
 #[derive(Debug, Clone)]
 struct RelCol {
     name: String,
-    lineage: BTreeSet<BaseCol>,
     direct: Option<BaseCol>,
 }
 
@@ -133,7 +123,6 @@ pub fn resolve(query: &Query, tables: &dyn Tables, driver: Driver, at: SqlAt<'_>
         tables,
         driver,
         at,
-        uses: Vec::new(),
         problems: Vec::new(),
         cte_stack: Vec::new(),
     };
@@ -145,7 +134,6 @@ pub fn resolve(query: &Query, tables: &dyn Tables, driver: Driver, at: SqlAt<'_>
     Resolution {
         columns: out.cols,
         complete: out.complete,
-        uses: r.uses,
         problems: r.problems,
     }
 }
@@ -154,7 +142,6 @@ struct Resolver<'a> {
     tables: &'a dyn Tables,
     driver: Driver,
     at: SqlAt<'a>,
-    uses: Vec<Use>,
     problems: Vec<Diagnostic>,
     /// The CTEs visible where an expression's subqueries are resolved.
     cte_stack: Vec<Ctes>,
@@ -170,18 +157,6 @@ enum Clause {
     Having,
     OrderBy,
     Other,
-}
-
-impl Clause {
-    fn how(self) -> Option<&'static str> {
-        match self {
-            Clause::Where | Clause::Having => Some("filters on"),
-            Clause::Join => Some("joins on"),
-            Clause::GroupBy => Some("groups by"),
-            Clause::OrderBy => Some("sorts by"),
-            Clause::Projection | Clause::Other => None,
-        }
-    }
 }
 
 const NILADIC: &[&str] = &[
@@ -236,7 +211,6 @@ impl<'a> Resolver<'a> {
                             .into_iter()
                             .map(|c| RelCol {
                                 name: c.name.unwrap_or_default(),
-                                lineage: c.lineage,
                                 direct: c.direct,
                             })
                             .collect(),
@@ -274,7 +248,6 @@ impl<'a> Resolver<'a> {
                 l.complete &= r.complete;
                 if l.cols.len() == r.cols.len() {
                     for (a, b) in l.cols.iter_mut().zip(r.cols) {
-                        a.lineage.extend(b.lineage);
                         if a.direct != b.direct {
                             a.direct = None;
                         }
@@ -286,10 +259,9 @@ impl<'a> Resolver<'a> {
                 l
             }
             SetExpr::Values(v) => {
-                let mut lineage = BTreeSet::new();
                 for row in &v.rows {
                     for e in &row.content {
-                        lineage.extend(self.expr(e, &[], outer, Clause::Other, None));
+                        self.expr(e, &[], outer, Clause::Other, None);
                     }
                 }
                 let n = v.rows.first().map(|r| r.content.len()).unwrap_or(0);
@@ -298,7 +270,6 @@ impl<'a> Resolver<'a> {
                     cols: (0..n)
                         .map(|i| OutCol {
                             name: Some(format!("column{}", i + 1)),
-                            lineage: lineage.clone(),
                             direct: None,
                             at,
                             from_wildcard: false,
@@ -331,7 +302,6 @@ impl<'a> Resolver<'a> {
                     .iter()
                     .map(|c| RelCol {
                         name: c.name.clone().unwrap_or_default(),
-                        lineage: c.lineage.clone(),
                         direct: c.direct,
                     })
                     .collect()
@@ -368,31 +338,28 @@ impl<'a> Resolver<'a> {
             let at = self.at.at(item.span().start);
             match item {
                 SelectItem::UnnamedExpr(e) => {
-                    let lineage = self.expr(e, &rels, outer, Clause::Projection, None);
+                    self.expr(e, &rels, outer, Clause::Projection, None);
                     cols.push(OutCol {
                         name: own_name(e).map(|i| self.fold(i)),
                         direct: self.direct(e, &rels, outer),
-                        lineage,
                         at,
                         from_wildcard: false,
                     });
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
-                    let lineage = self.expr(expr, &rels, outer, Clause::Projection, None);
+                    self.expr(expr, &rels, outer, Clause::Projection, None);
                     cols.push(OutCol {
                         name: Some(self.fold(alias)),
                         direct: self.direct(expr, &rels, outer),
-                        lineage,
                         at,
                         from_wildcard: false,
                     });
                 }
                 SelectItem::ExprWithAliases { expr, aliases } => {
-                    let lineage = self.expr(expr, &rels, outer, Clause::Projection, None);
+                    self.expr(expr, &rels, outer, Clause::Projection, None);
                     cols.push(OutCol {
                         name: aliases.first().map(|a| self.fold(a)),
                         direct: self.direct(expr, &rels, outer),
-                        lineage,
                         at,
                         from_wildcard: false,
                     });
@@ -501,7 +468,7 @@ impl<'a> Resolver<'a> {
                         };
                         let name = self.fold(ident);
                         for side in [&rels[..left], &rels[left..]] {
-                            self.column_in(ident, &name, side, Clause::Join);
+                            self.column_in(ident, &name, side);
                         }
                         for r in rels.iter_mut() {
                             r.merged.insert(name.clone());
@@ -509,41 +476,23 @@ impl<'a> Resolver<'a> {
                     }
                 }
                 Some(C::Natural) => {
+                    // the common columns are merged: `*` shows them once
                     let right: Vec<String> = rels[left..]
                         .iter()
                         .filter_map(|r| r.cols.as_ref())
                         .flatten()
                         .map(|c| c.name.clone())
                         .collect();
-                    let at = self.at.at(j.relation.span().start);
                     for name in right {
-                        let common: Vec<BTreeSet<BaseCol>> = rels[..left]
+                        let common = rels[..left]
                             .iter()
                             .filter_map(|r| r.cols.as_ref())
                             .flatten()
-                            .filter(|c| self.same(&c.name, &name))
-                            .map(|c| c.lineage.clone())
-                            .collect();
-                        if common.is_empty() {
-                            continue;
-                        }
-                        let mut all: BTreeSet<BaseCol> = common.into_iter().flatten().collect();
-                        for r in &rels[left..] {
-                            for c in r.cols.iter().flatten() {
-                                if self.same(&c.name, &name) {
-                                    all.extend(c.lineage.iter().copied());
-                                }
+                            .any(|c| self.same(&c.name, &name));
+                        if common {
+                            for r in rels.iter_mut() {
+                                r.merged.insert(name.clone());
                             }
-                        }
-                        for base in all {
-                            self.uses.push(Use {
-                                base,
-                                at,
-                                how: "joins on",
-                            });
-                        }
-                        for r in rels.iter_mut() {
-                            r.merged.insert(name.clone());
                         }
                     }
                 }
@@ -552,20 +501,14 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Records a `USING` column of one side of a join as a use.
-    fn column_in(&mut self, ident: &Ident, name: &str, side: &[Rel], clause: Clause) {
+    /// A `USING` column must exist on each side of the join.
+    fn column_in(&mut self, ident: &Ident, name: &str, side: &[Rel]) {
         let mut found = false;
         let mut opaque = false;
-        let mut lineage = BTreeSet::new();
         for r in side {
             match &r.cols {
                 None => opaque = true,
-                Some(cols) => {
-                    for c in cols.iter().filter(|c| self.same(&c.name, name)) {
-                        found = true;
-                        lineage.extend(c.lineage.iter().copied());
-                    }
-                }
+                Some(cols) => found |= cols.iter().any(|c| self.same(&c.name, name)),
             }
         }
         if !found && !opaque {
@@ -577,16 +520,6 @@ impl<'a> Resolver<'a> {
                 .collect();
             self.problems
                 .push(self.unknown_column(ident, name, None, names));
-        }
-        self.record(lineage, ident, clause);
-    }
-
-    fn record(&mut self, lineage: BTreeSet<BaseCol>, ident: &Ident, clause: Clause) {
-        if let Some(how) = clause.how() {
-            let at = self.at.at(ident.span.start);
-            for base in lineage {
-                self.uses.push(Use { base, at, how });
-            }
         }
     }
 
@@ -636,7 +569,6 @@ impl<'a> Resolver<'a> {
                             .enumerate()
                             .map(|(i, n)| RelCol {
                                 name: n,
-                                lineage: BTreeSet::from([(t, i)]),
                                 direct: Some((t, i)),
                             })
                             .collect();
@@ -692,7 +624,6 @@ impl<'a> Resolver<'a> {
                         .into_iter()
                         .map(|c| RelCol {
                             name: c.name.unwrap_or_default(),
-                            lineage: c.lineage,
                             direct: c.direct,
                         })
                         .collect();
@@ -749,8 +680,8 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// Resolves every column an expression reads and returns its lineage. Subqueries
-    /// inside are resolved with this scope as their outer scope.
+    /// Resolves every column an expression reads. Subqueries inside are resolved with
+    /// this scope as their outer scope.
     fn expr(
         &mut self,
         e: &Expr,
@@ -758,7 +689,7 @@ impl<'a> Resolver<'a> {
         outer: &[&[Rel]],
         clause: Clause,
         outputs: Option<&[OutCol]>,
-    ) -> BTreeSet<BaseCol> {
+    ) {
         let mut v = ExprVisitor {
             r: self,
             rels,
@@ -766,11 +697,8 @@ impl<'a> Resolver<'a> {
             clause,
             outputs,
             depth: 0,
-            in_count: 0,
-            lineage: BTreeSet::new(),
         };
         let _ = e.visit(&mut v);
-        v.lineage
     }
 
     fn find_rel<'r>(
@@ -917,7 +845,6 @@ fn expand(rel: &Rel, out: &mut Vec<OutCol>, at: (usize, usize), skip_merged: boo
         }
         out.push(OutCol {
             name: Some(c.name.clone()),
-            lineage: c.lineage.clone(),
             direct: c.direct,
             at,
             from_wildcard: true,
@@ -955,23 +882,14 @@ struct ExprVisitor<'v, 'a> {
     outputs: Option<&'v [OutCol]>,
     /// Inside a subquery (resolved on its own): identifiers there are not ours.
     depth: usize,
-    in_count: usize,
-    lineage: BTreeSet<BaseCol>,
 }
 
 impl ExprVisitor<'_, '_> {
-    fn add(&mut self, lineage: &BTreeSet<BaseCol>, ident: &Ident) {
-        if self.in_count == 0 {
-            self.lineage.extend(lineage.iter().copied());
-        }
-        self.r.record(lineage.clone(), ident, self.clause);
-    }
-
-    fn output_named(&self, name: &str) -> Option<BTreeSet<BaseCol>> {
-        let outs = self.outputs?;
-        outs.iter()
-            .find(|o| o.name.as_deref().is_some_and(|n| self.r.same(n, name)))
-            .map(|o| o.lineage.clone())
+    fn output_named(&self, name: &str) -> bool {
+        self.outputs.is_some_and(|outs| {
+            outs.iter()
+                .any(|o| o.name.as_deref().is_some_and(|n| self.r.same(n, name)))
+        })
     }
 
     fn ident(&mut self, i: &Ident) {
@@ -980,29 +898,19 @@ impl ExprVisitor<'_, '_> {
         }
         let name = self.r.fold(i);
         // ORDER BY names the result's columns first
-        if self.clause == Clause::OrderBy
-            && let Some(l) = self.output_named(&name)
-        {
-            self.add(&l, i);
+        if self.clause == Clause::OrderBy && self.output_named(&name) {
             return;
         }
         let mut opaque = false;
         for scope in std::iter::once(self.rels).chain(self.outer.iter().copied()) {
             let mut found = false;
-            let mut lineage = BTreeSet::new();
             for r in scope {
                 match &r.cols {
                     None => opaque = true,
-                    Some(cols) => {
-                        for c in cols.iter().filter(|c| self.r.same(&c.name, &name)) {
-                            found = true;
-                            lineage.extend(c.lineage.iter().copied());
-                        }
-                    }
+                    Some(cols) => found |= cols.iter().any(|c| self.r.same(&c.name, &name)),
                 }
             }
             if found {
-                self.add(&lineage, i);
                 return;
             }
             if opaque {
@@ -1011,8 +919,7 @@ impl ExprVisitor<'_, '_> {
         }
         let alias_visible = matches!(self.clause, Clause::GroupBy | Clause::Having)
             || (self.r.driver == Driver::Sqlite && self.clause == Clause::Where);
-        if alias_visible && let Some(l) = self.output_named(&name) {
-            self.add(&l, i);
+        if alias_visible && self.output_named(&name) {
             return;
         }
         if i.quote_style.is_none() && NILADIC.contains(&i.value.to_lowercase().as_str()) {
@@ -1045,15 +952,10 @@ impl ExprVisitor<'_, '_> {
         let found = self.r.find_rel(&q, self.rels, self.outer).map(|rel| {
             let name = self.r.fold(col);
             let table = rel.name.clone();
-            let hit = rel.cols.as_ref().map(|cols| {
-                cols.iter()
-                    .filter(|c| self.r.same(&c.name, &name))
-                    .map(|c| c.lineage.clone())
-                    .reduce(|mut a, b| {
-                        a.extend(b);
-                        a
-                    })
-            });
+            let hit = rel
+                .cols
+                .as_ref()
+                .map(|cols| cols.iter().any(|c| self.r.same(&c.name, &name)));
             let names: Vec<String> = rel.cols.iter().flatten().map(|c| c.name.clone()).collect();
             (name, table, hit, names)
         });
@@ -1064,22 +966,14 @@ impl ExprVisitor<'_, '_> {
                 self.r.unknown_qualifier(&q, rels, outer);
             }
             Some((_, _, None, _)) => {} // opaque relation
-            Some((_, _, Some(Some(lineage)), _)) => self.add(&lineage, col),
-            Some((name, table, Some(None), names)) => {
+            Some((_, _, Some(true), _)) => {}
+            Some((name, table, Some(false), names)) => {
                 let shown = table.unwrap_or_default();
                 let d = self.r.unknown_column(col, &name, Some(&shown), names);
                 self.r.problems.push(d);
             }
         }
     }
-}
-
-fn is_count(f: &sqlparser::ast::Function) -> bool {
-    f.name
-        .0
-        .last()
-        .and_then(|p| p.as_ident())
-        .is_some_and(|i| i.value.eq_ignore_ascii_case("count"))
 }
 
 impl Visitor for ExprVisitor<'_, '_> {
@@ -1090,24 +984,7 @@ impl Visitor for ExprVisitor<'_, '_> {
             let mut scopes: Vec<&[Rel]> = vec![self.rels];
             scopes.extend(self.outer.iter().copied());
             let ctes = self.r.cte_stack.last().cloned().unwrap_or_default();
-            let out = self.r.query(q, &scopes, &ctes);
-            if self.in_count == 0 {
-                for c in &out.cols {
-                    self.lineage.extend(c.lineage.iter().copied());
-                }
-            }
-            if let Some(how) = self.clause.how() {
-                let at = self.r.at.at(q.span().start);
-                for c in &out.cols {
-                    for base in &c.lineage {
-                        self.r.uses.push(Use {
-                            base: *base,
-                            at,
-                            how,
-                        });
-                    }
-                }
-            }
+            self.r.query(q, &scopes, &ctes);
         }
         self.depth += 1;
         ControlFlow::Continue(())
@@ -1123,20 +1000,9 @@ impl Visitor for ExprVisitor<'_, '_> {
             return ControlFlow::Continue(());
         }
         match e {
-            Expr::Function(f) if is_count(f) => self.in_count += 1,
             Expr::Identifier(i) => self.ident(i),
             Expr::CompoundIdentifier(parts) => self.compound(parts),
             _ => {}
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn post_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-        if self.depth == 0
-            && let Expr::Function(f) = e
-            && is_count(f)
-        {
-            self.in_count -= 1;
         }
         ControlFlow::Continue(())
     }
