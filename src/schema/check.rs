@@ -202,7 +202,15 @@ pub fn check(
             }
         })
         .collect();
-    personal_outputs(cat, file, &lineage, &names, problems);
+    // a result column with a misspelt name is reported by name only: what it is made
+    // of cannot be known until the name is fixed
+    let starts: Vec<(usize, usize)> = lineage.columns.iter().map(|c| c.at).collect();
+    let misspelt: BTreeSet<usize> = res
+        .problems
+        .iter()
+        .filter_map(|d| starts.iter().rposition(|&at| at <= (d.line, d.col)))
+        .collect();
+    personal_outputs(cat, file, &lineage, &names, &misspelt, problems);
     personal_uses(cat, file, &lineage, problems);
     if names_ok {
         mask_rules(cat, file, &res.columns, res.complete, problems);
@@ -243,6 +251,7 @@ fn personal_outputs(
     file: &QueryFile,
     lineage: &Lineage,
     names: &[Option<String>],
+    misspelt: &BTreeSet<usize>,
     problems: &mut Vec<Diagnostic>,
 ) {
     let f = &file.front;
@@ -251,8 +260,8 @@ fn personal_outputs(
         allowed: &f.pii_allowed,
     };
     let mut findings: Vec<Finding> = Vec::new();
-    for (c, name) in lineage.columns.iter().zip(names) {
-        if c.expand.is_some() {
+    for (i, (c, name)) in lineage.columns.iter().zip(names).enumerate() {
+        if c.expand.is_some() || misspelt.contains(&i) {
             continue; // a table the catalogue lacks: reported by name, judged at run time
         }
         let name = name.as_deref();

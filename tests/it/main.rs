@@ -7,6 +7,7 @@ mod drive_standin;
 mod fuzz_corpus;
 mod github;
 mod github_api;
+mod schema;
 mod support;
 
 use sqlx::{Connection, Executor};
