@@ -36,6 +36,7 @@ pub fn query_file(data: &[u8]) {
         config,
         config_path: "sqlcourier.yaml".into(),
         root: ".".into(),
+        schemas: Default::default(),
     };
     for db in ["main", "pg", "lite"] {
         let mut f = file.clone();

@@ -50,6 +50,7 @@ async fn async_main(cli: Cli) -> i32 {
         Command::Github(args) => cli::github::run(args).await,
         Command::Notify(args) => cli::notify::run(args).await,
         Command::Prune(args) => cli::destinations::prune(cli.config.as_deref(), args).await,
+        Command::Schema(args) => cli::schema::run(cli.config.as_deref(), args).await,
         Command::Check(_) => unreachable!("handled without a runtime"),
     }
 }

@@ -294,6 +294,10 @@ async fn run_variant(
         formula_guard: f.allow_formulas.is_none(),
         sniff_rows: ctx.sniff_rows,
         key: key.map(<[u8]>::to_vec),
+        expected: spec
+            .known
+            .as_ref()
+            .map(crate::schema::check::Expected::from),
         lineage: Some(spec.statement.lineage.clone()),
     };
     let mut tf = Transformer::new(plan, encoder, file_name.clone());

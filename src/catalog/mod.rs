@@ -8,7 +8,7 @@ mod indent;
 pub mod lint;
 pub mod query;
 pub mod typing;
-mod yaml;
+pub(crate) mod yaml;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -31,6 +31,8 @@ pub struct Catalog {
     pub config_path: PathBuf,
     /// The folder holding `sqlcourier.yaml`: relative destination paths start here.
     pub root: PathBuf,
+    /// The schema catalogues (`schema/<database>.yaml`) that exist, by database name.
+    pub schemas: BTreeMap<String, crate::schema::check::Catalogue>,
 }
 
 /// A query file that passed every check, ready to run.
@@ -47,6 +49,8 @@ pub struct QuerySpec {
     pub template: String,
     /// What `check` warns about; never stops a run.
     pub warnings: Vec<Diagnostic>,
+    /// What the schema catalogue tells about the result columns (`None` without one).
+    pub known: Option<crate::schema::check::Checked>,
 }
 
 impl Catalog {
@@ -56,10 +60,25 @@ impl Catalog {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        let mut schemas = BTreeMap::new();
+        let mut problems = Vec::new();
+        for name in config.databases.keys() {
+            match crate::schema::check::load(&root, name) {
+                Ok(Some(c)) => {
+                    schemas.insert(name.clone(), c);
+                }
+                Ok(None) => {}
+                Err(d) => problems.push(d),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Diagnostics(problems));
+        }
         Ok(Catalog {
             config,
             config_path: config_path.to_path_buf(),
             root,
+            schemas,
         })
     }
 
@@ -179,10 +198,17 @@ impl Catalog {
         };
 
         let mut warnings = Vec::new();
-        if let Some(st) = &statement {
+        let mut known = None;
+        if let (Some(st), Some(db)) = (&statement, &database) {
             warnings = lint::warnings(&file, st);
             check_params(&file, st, &mut problems);
-            check_personal_columns(&file, &st.lineage, &mut problems);
+            // with the schema catalogue, personal data is judged by lineage and marks
+            match self.schemas.get(&f.database) {
+                Some(cat) => {
+                    known = crate::schema::check::check(cat, &file, st, db.driver, &mut problems)
+                }
+                None => check_personal_columns(&file, &st.lineage, &mut problems),
+            }
         }
         let template = check_output(&file, &mut problems);
         check_masking_block(&file, &mut problems);
@@ -201,6 +227,7 @@ impl Catalog {
                 timeout,
                 template,
                 warnings,
+                known,
                 file,
             }),
             _ => Err(problems),

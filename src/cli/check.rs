@@ -318,25 +318,32 @@ pub fn explain(
             ),
             (
                 "Columns",
-                spec.statement
-                    .lineage
-                    .columns
-                    .iter()
-                    .map(|c| {
-                        if let Some(e) = &c.expand {
-                            return format!("`{}.*` (checked at run time)", e.table);
-                        }
-                        let name =
-                            format!("`{}`", c.name.clone().unwrap_or_else(|| "(unnamed)".into()));
-                        if c.reach.is_empty() {
-                            return name;
-                        }
-                        // what the column is made of: reviewers see renames
-                        let from: Vec<String> = c.reach.iter().map(|o| format!("`{o}`")).collect();
-                        format!("{name} ← {}", from.join(" + "))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                match &spec.known {
+                    Some(k) => known_columns(k),
+                    None => spec
+                        .statement
+                        .lineage
+                        .columns
+                        .iter()
+                        .map(|c| {
+                            if let Some(e) = &c.expand {
+                                return format!("`{}.*` (checked at run time)", e.table);
+                            }
+                            let name = format!(
+                                "`{}`",
+                                c.name.clone().unwrap_or_else(|| "(unnamed)".into())
+                            );
+                            if c.reach.is_empty() {
+                                return name;
+                            }
+                            // what the column is made of: reviewers see renames
+                            let from: Vec<String> =
+                                c.reach.iter().map(|o| format!("`{o}`")).collect();
+                            format!("{name} ← {}", from.join(" + "))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
             ),
             (
                 "Masked",
@@ -497,4 +504,33 @@ fn table_cell(v: &str) -> String {
         .map(|part| md_text(part).replace('|', "\\|").replace('\n', " "))
         .collect::<Vec<_>>()
         .join("<br>")
+}
+
+/// The result columns as the schema catalogue resolved them: `*` expanded, each with
+/// the catalogue columns it is made of and the owner's mark.
+fn known_columns(k: &crate::schema::check::Checked) -> String {
+    let mut parts: Vec<String> = k
+        .columns
+        .iter()
+        .map(|c| {
+            let name = c.name.clone().unwrap_or_else(|| "(unnamed)".into());
+            let mut s = format!("`{name}`");
+            let own =
+                c.sources.len() == 1 && c.sources[0].rsplit('.').next() == Some(name.as_str());
+            if !c.sources.is_empty() && !own {
+                s.push_str(&format!(" ← {}", c.sources.join(" + ")));
+            }
+            if let Some(p) = c.personal {
+                s.push_str(&format!(" (personal: {})", p.as_str()));
+            }
+            if c.from_wildcard {
+                s.push_str(" [from *]");
+            }
+            s
+        })
+        .collect();
+    if !k.complete {
+        parts.push("and the columns of `*` over relations the catalogue does not describe (checked at run time)".into());
+    }
+    parts.join(", ")
 }

@@ -53,6 +53,7 @@ async fn demo_inner(args: &DemoArgs, shutdown: Shutdown) -> anyhow::Result<i32> 
         config,
         config_path: cfg_path.to_path_buf(),
         root: PathBuf::from("."),
+        schemas: Default::default(),
     };
     let mut specs = Vec::new();
     for (path, text) in demo::EXAMPLES {

@@ -8,6 +8,7 @@ pub mod github;
 pub mod notify;
 pub mod plan;
 pub mod run;
+pub mod schema;
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,9 @@ Examples:
 
   # trash delivered files older than each destination's retention_days
   sqlcourier prune --dry-run
+
+  # write schema/main.yaml from the database (the schema workflow runs this weekly)
+  sqlcourier schema pull main
 
   # run every monthly query, with a machine-readable report
   sqlcourier run --schedule monthly --report json
@@ -97,6 +101,9 @@ pub enum Command {
         after_help = "Examples:\n  sqlcourier prune --dry-run\n  sqlcourier prune --destination opex-monthly"
     )]
     Prune(destinations::PruneArgs),
+    /// The schema catalogue (`schema/<database>.yaml`): tables, columns, types and the
+    /// data owner's personal-data marks, read by `check` instead of a database.
+    Schema(schema::SchemaArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -37,6 +37,11 @@ impl SqliteSource {
         Ok(SqliteSource { conn })
     }
 
+    /// The open connection, for the schema catalogue query (`schema::pull`).
+    pub(crate) fn connection(&mut self) -> &mut SqliteConnection {
+        &mut self.conn
+    }
+
     pub async fn close(self) {
         let _ = self.conn.close().await;
     }

@@ -32,6 +32,8 @@ pub struct TransformPlan {
     pub sniff_rows: u64,
     /// The `hash` key (only when a `hash` rule is used).
     pub key: Option<Vec<u8>>,
+    /// What the schema catalogue expects of the result (`None` without a catalogue).
+    pub expected: Option<crate::schema::check::Expected>,
     /// What each result column is made of; `None` judges the real columns by name only.
     pub lineage: Option<Lineage>,
 }
@@ -144,6 +146,9 @@ impl RowSink for Transformer {
                     names.join(", ")
                 );
             }
+        }
+        if let Some(exp) = &self.plan.expected {
+            exp.cross_check(names, &self.plan.mask, &self.plan.pii_allowed)?;
         }
         let reaches: Vec<Reach> = match &self.plan.lineage {
             Some(l) => l.runtime(names),

@@ -11,6 +11,7 @@ mod guard;
 mod messages;
 mod pii;
 mod review;
+mod schema;
 mod support;
 mod xlsx;
 
