@@ -300,6 +300,9 @@ async fn run_variant(
     let rows = tf.rows();
     let unfit = tf.unfit;
     let enc = tf.into_encoder();
+    if enc.cp932_substituted > 0 {
+        tracing::info!(file = %file_name, characters = enc.cp932_substituted, "CP932: characters written as their Windows look-alikes (README: CP932 look-alikes)");
+    }
     let writer = enc.into_inner();
     let csv_bytes = writer.written();
     writer
@@ -338,6 +341,7 @@ async fn run_variant(
         seconds: 0.0,
         location: Some(delivered.location),
         error: None,
+        notes: delivered.notes,
     })
 }
 
@@ -360,7 +364,7 @@ fn explain_timeout(e: anyhow::Error, spec: &QuerySpec) -> anyhow::Error {
     }
 }
 
-fn human_duration(d: std::time::Duration) -> String {
+pub fn human_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
     match (s / 3600, s % 3600 / 60, s % 60) {
         (0, 0, s) => format!("{s}s"),
@@ -391,6 +395,7 @@ fn failed(
         seconds: 0.0,
         location: None,
         error: Some(crate::redact::scrub(&format!("{e:#}"))),
+        notes: Vec::new(),
     }
 }
 
