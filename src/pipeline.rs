@@ -335,8 +335,13 @@ async fn run_variant(
     let rows = tf.rows();
     let unfit = tf.unfit;
     let columns = tf.column_count();
-    let written = tf
-        .into_encoder()
+    let enc = tf.into_encoder();
+    if let crate::encode::Encoder::Csv(c) = &enc
+        && c.cp932_substituted > 0
+    {
+        tracing::info!(file = %file_name, characters = c.cp932_substituted, "CP932: characters written as their Windows look-alikes (README: CP932 look-alikes)");
+    }
+    let written = enc
         .finish()
         .context("could not finish writing the output file")?;
     let bytes = std::fs::metadata(&staged.0)
@@ -373,6 +378,7 @@ async fn run_variant(
         seconds: 0.0,
         location: Some(delivered.location),
         error: None,
+        notes: delivered.notes,
     })
 }
 
@@ -395,7 +401,7 @@ fn explain_timeout(e: anyhow::Error, spec: &QuerySpec) -> anyhow::Error {
     }
 }
 
-fn human_duration(d: std::time::Duration) -> String {
+pub fn human_duration(d: std::time::Duration) -> String {
     let s = d.as_secs();
     match (s / 3600, s % 3600 / 60, s % 60) {
         (0, 0, s) => format!("{s}s"),
@@ -426,6 +432,7 @@ fn failed(
         seconds: 0.0,
         location: None,
         error: Some(crate::redact::scrub(&format!("{e:#}"))),
+        notes: Vec::new(),
     }
 }
 

@@ -26,6 +26,10 @@ pub struct FileReport {
     pub location: Option<String>,
     /// What went wrong and what to do, in plain words; only when failed.
     pub error: Option<String>,
+    /// What else the destination did or found, in plain words (e.g. what happened to
+    /// the file of a query file that was renamed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl FileReport {
@@ -36,14 +40,21 @@ impl FileReport {
     /// One line for the terminal.
     pub fn line(&self) -> String {
         match self.status {
-            Status::Delivered => format!(
-                "delivered {} — {} rows, {}, {:.1}s → {}",
-                self.file,
-                self.rows,
-                human_bytes(self.bytes),
-                self.seconds,
-                self.location.as_deref().unwrap_or("?")
-            ),
+            Status::Delivered => {
+                let mut l = format!(
+                    "delivered {} — {} rows, {}, {:.1}s → {}",
+                    self.file,
+                    self.rows,
+                    human_bytes(self.bytes),
+                    self.seconds,
+                    self.location.as_deref().unwrap_or("?")
+                );
+                for n in &self.notes {
+                    l.push_str("\n          note: ");
+                    l.push_str(n);
+                }
+                l
+            }
             Status::Failed => format!(
                 "FAILED    {} ({}) — {}",
                 self.file,
@@ -104,6 +115,15 @@ pub fn markdown(reports: &[FileReport]) -> String {
             human_bytes(r.bytes),
             r.seconds
         );
+    }
+    let noted: Vec<&FileReport> = reports.iter().filter(|r| !r.notes.is_empty()).collect();
+    if !noted.is_empty() {
+        let _ = writeln!(s, "\n#### Notes\n");
+        for r in noted {
+            for n in &r.notes {
+                let _ = writeln!(s, "- **{}**: {}", md(&r.file), md(n));
+            }
+        }
     }
     let failures: Vec<&FileReport> = reports.iter().filter(|r| !r.ok()).collect();
     if !failures.is_empty() {

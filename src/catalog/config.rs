@@ -171,6 +171,20 @@ pub struct DriveConfig {
     /// Convert uploaded CSV files to Google Sheets (limit: 10,000,000 cells).
     #[serde(default)]
     pub convert_to_sheets: bool,
+    /// The longest one file's upload may take, retries included, like `30m` (default
+    /// `60m`, at most `24h`); then the run fails for that file and nothing is left behind.
+    #[serde(default)]
+    pub upload_deadline: Option<String>,
+}
+
+impl DriveConfig {
+    /// [`DriveConfig::upload_deadline`] as a duration (checked when the config is loaded).
+    pub fn upload_deadline(&self) -> std::time::Duration {
+        self.upload_deadline
+            .as_deref()
+            .and_then(|t| crate::guard::timeout::parse(t).ok())
+            .unwrap_or(std::time::Duration::from_secs(60 * 60))
+    }
 }
 
 /// The people allowed to see a Drive folder.
@@ -424,6 +438,15 @@ fn drive_problems(d: &DriveConfig) -> Vec<(Vec<&'static str>, String, &'static s
             vec!["chunk_size_mib"],
             format!("`chunk_size_mib: {mib}` is out of range"),
             "use a whole number of MiB from 1 to 256 (8 is a good default)",
+        ));
+    }
+    if let Some(t) = &d.upload_deadline
+        && let Err(msg) = crate::guard::timeout::parse(t)
+    {
+        p.push((
+            vec!["upload_deadline"],
+            format!("`upload_deadline`: {msg}"),
+            "write a time like `30m` or `2h` (at most 24h)",
         ));
     }
     if d.readers.users.is_empty() && d.readers.groups.is_empty() && d.readers.domains.is_empty() {

@@ -17,8 +17,8 @@ pub struct DemoArgs {
     /// Output folder.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
-    /// Number of fake members.
-    #[arg(long, default_value_t = 5_000)]
+    /// Number of fake members (at least 1: orders belong to members).
+    #[arg(long, default_value_t = 5_000, value_parser = clap::value_parser!(u32).range(1..))]
     pub members: u32,
     /// Number of fake orders.
     #[arg(long, default_value_t = 40_000)]

@@ -8,7 +8,7 @@ use clap::Args;
 use crate::catalog::Catalog;
 use crate::catalog::config::DestinationConfig;
 use crate::exit;
-use crate::sink::{AnySink, Sink};
+use crate::sink::{AnySink, PruneOutcome, Sink};
 
 #[derive(Debug, Args)]
 pub struct PruneArgs {
@@ -104,42 +104,31 @@ pub async fn prune(cli_config: Option<&Path>, args: &PruneArgs) -> i32 {
     let now = chrono::Utc::now();
     let (mut files, mut failed) = (0, 0);
     for (name, cfg) in dests {
-        match cfg {
-            DestinationConfig::Drive(d) if d.retention_days.is_some() => {
-                let sink = crate::sink::drive::DriveSink::new(name, d.clone(), &catalog.root);
-                match crate::sink::drive::prune::prune(&sink, now, args.dry_run).await {
-                    Ok(expired) => {
-                        for e in &expired {
-                            println!(
-                                "{} {name}: {} (id {}, last delivered {})",
-                                if args.dry_run {
-                                    "would trash"
-                                } else {
-                                    "trashed"
-                                },
-                                e.name,
-                                e.id,
-                                e.modified
-                            );
-                        }
-                        files += expired.len();
-                    }
-                    Err(e) => {
-                        failed += 1;
-                        eprintln!(
-                            "destination `{name}`: {}",
-                            crate::redact::scrub(&format!("{e:#}"))
-                        );
-                    }
+        let sink = crate::sink::AnySink::from_config(name, cfg, &catalog.root);
+        match sink.prune(now, args.dry_run).await {
+            Ok(PruneOutcome::Done(expired)) => {
+                for e in &expired {
+                    println!(
+                        "{} {name}: {} (id {}, last delivered {})",
+                        if args.dry_run {
+                            "would trash"
+                        } else {
+                            "trashed"
+                        },
+                        e.name,
+                        e.id,
+                        e.modified
+                    );
                 }
+                files += expired.len();
             }
-            DestinationConfig::Drive(_) => {
-                eprintln!("destination `{name}`: no retention_days, nothing to prune")
-            }
-            DestinationConfig::Local { .. } => {
+            Ok(PruneOutcome::NotApplicable(why)) => eprintln!("destination `{name}`: {why}"),
+            Err(e) => {
+                failed += 1;
                 eprintln!(
-                    "destination `{name}`: a local folder; prune handles Drive destinations only"
-                )
+                    "destination `{name}`: {}",
+                    crate::redact::scrub(&format!("{e:#}"))
+                );
             }
         }
     }

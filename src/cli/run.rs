@@ -12,7 +12,7 @@ use crate::catalog::{Catalog, QuerySpec, query_files};
 use crate::exit;
 use crate::pipeline::{self, RunContext, Shutdown};
 use crate::report::{self, FileReport};
-use crate::sink::AnySink;
+use crate::sink::Sinks;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -107,14 +107,44 @@ pub async fn run_specs(
     shutdown: &Shutdown,
 ) -> Vec<FileReport> {
     let mut reports = Vec::new();
+    // each destination built (and health-checked) once per run, not once per query
+    let sinks = Sinks::new(&catalog.config.destinations, &catalog.root);
     for spec in specs {
-        let dest = &catalog.config.destinations[&spec.file.front.destination];
-        let sink = AnySink::from_config(&spec.file.front.destination, dest, &catalog.root);
-        let path = spec.file.path.display().to_string();
+        let Some(sink) = sinks.get(&spec.file.front.destination) else {
+            continue; // the catalog checked that every destination exists
+        };
+        // identity and provenance: the path from the repository root, however typed
+        let path = repo_path(&catalog.root, &spec.file.path);
         tracing::info!(query = %path, "running");
         reports.extend(pipeline::run_query(spec, &path, &sink, ctx, shutdown).await);
     }
     reports
+}
+
+/// `file`'s path relative to the repository root (the folder holding sqlcourier.yaml),
+/// with `/` between the parts — the same text for `queries/x.sql`, `./queries/x.sql`,
+/// an absolute path, or `x.sql` from inside `queries/` with `--config`. A file outside
+/// the repository keeps its absolute path.
+pub fn repo_path(root: &Path, file: &Path) -> String {
+    let canon = |p: &Path| {
+        let p = if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        };
+        std::fs::canonicalize(p).ok()
+    };
+    match (canon(root), canon(file)) {
+        (Some(r), Some(f)) => match f.strip_prefix(&r) {
+            Ok(rel) => rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+            Err(_) => f.display().to_string(),
+        },
+        _ => file.display().to_string(),
+    }
 }
 
 pub fn print_reports(reports: &[FileReport], format: ReportFormat) {

@@ -122,8 +122,9 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
+    /// A number in `0..n`; 0 when `n` is 0 (never a division by zero).
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.next().checked_rem(n).unwrap_or(0)
     }
     fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
         &xs[self.below(xs.len() as u64) as usize]

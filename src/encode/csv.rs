@@ -12,6 +12,8 @@ pub struct CsvEncoder<W: Write> {
     field: usize,
     scratch: Vec<u8>,
     cp932: Vec<u8>,
+    /// Characters written as their CP932 twin ([`super::cp932`]), for the log.
+    pub cp932_substituted: u64,
 }
 
 #[inline]
@@ -29,6 +31,7 @@ impl<W: Write> CsvEncoder<W> {
             field: 0,
             scratch: Vec::with_capacity(256),
             cp932: Vec::with_capacity(256),
+            cp932_substituted: 0,
         }
     }
 
@@ -92,6 +95,15 @@ impl<W: Write> CsvEncoder<W> {
             row: self.rows + 1,
             column: column(),
         })?;
+        // one policy for the whole look-alike family (encode/cp932.rs)
+        let mapped = super::cp932::substitute(text);
+        let (text, v) = match &mapped {
+            Some((t, n)) => {
+                self.cp932_substituted += n;
+                (t.as_str(), t.as_bytes())
+            }
+            None => (text, v),
+        };
         self.scratch.clear();
         if needs_quotes(v) {
             self.scratch.push(b'"');
@@ -221,6 +233,38 @@ mod tests {
             !msg.contains("寿司"),
             "the value must not be in the message: {msg}"
         );
+    }
+
+    /// Regression: U+2212 was substituted silently while WAVE DASH, EM DASH, DOUBLE
+    /// VERTICAL LINE, NOT SIGN, CENT and POUND were refused. Now the whole family is
+    /// written as Windows reads it, and counted.
+    #[test]
+    fn cp932_writes_every_look_alike_as_its_windows_twin() {
+        use super::super::cp932::COUNTERPARTS;
+        let family: String = COUNTERPARTS.iter().map(|(c, _, _)| *c).collect();
+        let twins: String = COUNTERPARTS.iter().map(|(_, t, _)| *t).collect();
+        let mut w = CsvEncoder::new(Vec::new(), Encoding::Cp932);
+        w.header(&["a".into(), "b".into()]).unwrap();
+        w.field(Some(family.as_bytes()), false).unwrap();
+        w.field(Some("10\u{301C}20, \"x\"".as_bytes()), false)
+            .unwrap();
+        w.end_record().unwrap();
+        assert_eq!(w.cp932_substituted, COUNTERPARTS.len() as u64 + 1);
+        let out = w.into_inner();
+        let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&out);
+        assert!(!bad);
+        assert_eq!(
+            text,
+            format!("a,b\r\n{twins},\"10\u{FF5E}20, \"\"x\"\"\"\r\n")
+        );
+        // characters without a twin are still refused, by code point
+        for refused in ["🍣", "\u{00E9}", "\u{20AC}", "\u{2E3A}"] {
+            let err = write(Encoding::Cp932, &[&[Some(refused), None]]).unwrap_err();
+            assert!(
+                err.to_string().contains("cannot represent"),
+                "{refused}: {err}"
+            );
+        }
     }
 
     #[test]

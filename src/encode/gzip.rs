@@ -10,7 +10,7 @@ const CHUNK: usize = 256 * 1024;
 
 /// gzip level: 1 (zlib-rs's fastest) keeps compression from slowing the export down on
 /// a 2-core runner; CSV still shrinks to about a fifth (docs/benchmarks.md).
-const LEVEL: u32 = 1;
+pub const LEVEL: u32 = 1;
 
 /// Where encoded CSV bytes go; counts the bytes before compression.
 pub struct OutputWriter {

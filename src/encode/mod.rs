@@ -5,6 +5,7 @@
 //! quoted when it holds `,` `"` CR or LF, and `"` is doubled inside quotes; NULL is an
 //! empty unquoted field; an empty string is `""`.
 
+pub mod cp932;
 mod csv;
 pub mod gzip;
 pub mod xlsx;

@@ -8,6 +8,7 @@
 //! written `1`/`0`); binary as `0x` and lower-case hex; MySQL zero dates as written
 //! by MySQL (`0000-00-00`).
 
+pub mod float;
 pub mod kind;
 pub mod mysql;
 pub mod postgres;

@@ -43,7 +43,15 @@ enum Kind {
     Null,
 }
 
-fn kind_of(type_name: &str) -> Kind {
+/// How column `c` is written, from its column definition: the type and, for the string
+/// family, the character set — `binary` (id 63) is BINARY/VARBINARY/BLOB, anything else
+/// is text, even with a `_bin` collation (which carries the same BINARY flag). The
+/// bytes are never looked at: `x'41'` is `0x41`, a control character in text stays text.
+fn kind_of_column(c: &sqlx::mysql::MySqlColumn) -> Kind {
+    kind_of(c.type_info().name(), c.is_binary_charset())
+}
+
+fn kind_of(type_name: &str, binary_charset: bool) -> Kind {
     let unsigned = type_name.ends_with("UNSIGNED");
     match type_name.trim_end_matches(" UNSIGNED") {
         "BOOLEAN" | "TINYINT" => Kind::Int { size: 1, unsigned },
@@ -58,7 +66,13 @@ fn kind_of(type_name: &str) -> Kind {
         "TIME" => Kind::Time,
         "BIT" => Kind::Bit,
         "NULL" => Kind::Null,
-        "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "GEOMETRY" => {
+        "GEOMETRY" => Kind::Binary,
+        // the string family: sqlx names these from the BINARY flag, which `_bin` text
+        // has too; the character set decides
+        "BINARY" | "VARBINARY" | "TINYBLOB" | "BLOB" | "MEDIUMBLOB" | "LONGBLOB" | "CHAR"
+        | "VARCHAR" | "TINYTEXT" | "TEXT" | "MEDIUMTEXT" | "LONGTEXT"
+            if binary_charset =>
+        {
             Kind::Binary
         }
         _ => Kind::Text,
@@ -158,11 +172,7 @@ impl MysqlSource {
             .await
             .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
         let names = super::column_names(stmt.columns());
-        let kinds: Vec<Kind> = stmt
-            .columns()
-            .iter()
-            .map(|c| kind_of(c.type_info().name()))
-            .collect();
+        let kinds: Vec<Kind> = stmt.columns().iter().map(kind_of_column).collect();
         let column_kinds: Vec<super::ColumnKind> = (stmt.columns().iter())
             .map(|c| super::kind::mysql(c.type_info().name()))
             .collect();
@@ -264,21 +274,7 @@ fn render(row: &MySqlRow, i: usize, kind: Kind, out: &mut Vec<u8>) -> Result<boo
     match kind {
         Kind::Null => return Ok(false),
         Kind::Text => out.extend_from_slice(b),
-        Kind::Binary => {
-            // The protocol marks text with a binary collation (utf8mb4_bin, MariaDB's
-            // JSON) like real binary, and sqlx does not expose the character set: text
-            // that is valid UTF-8 without control characters is written as text.
-            match std::str::from_utf8(b) {
-                Ok(t)
-                    if !t
-                        .chars()
-                        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) =>
-                {
-                    out.extend_from_slice(b)
-                }
-                _ => push_hex(out, b),
-            }
-        }
+        Kind::Binary => push_hex(out, b),
         Kind::Int { size, unsigned } => {
             let mut it = itoa::Buffer::new();
             let s = match (size, unsigned) {
@@ -294,17 +290,13 @@ fn render(row: &MySqlRow, i: usize, kind: Kind, out: &mut Vec<u8>) -> Result<boo
             out.extend_from_slice(s.as_bytes());
         }
         Kind::Year => {
-            let mut it = itoa::Buffer::new();
-            out.extend_from_slice(it.format(u16::from_le_bytes(le(b)?)).as_bytes());
+            // four digits, as the server prints YEAR (`0000`, not `0`)
+            let y = u32::from(u16::from_le_bytes(le(b)?));
+            two(out, y / 100);
+            two(out, y % 100);
         }
-        Kind::Float => {
-            use std::io::Write;
-            write!(out, "{}", f32::from_le_bytes(le(b)?))?;
-        }
-        Kind::Double => {
-            use std::io::Write;
-            write!(out, "{}", f64::from_le_bytes(le(b)?))?;
-        }
+        Kind::Float => super::float::push_f32(out, f32::from_le_bytes(le(b)?)),
+        Kind::Double => super::float::push_f64(out, f64::from_le_bytes(le(b)?)),
         Kind::Bit => {
             let mut v: u64 = 0;
             for &x in b {
@@ -389,8 +381,9 @@ fn time(b: &[u8], out: &mut Vec<u8>) -> Result<()> {
         return Ok(());
     }
     let neg = p[0] == 1;
-    let days = u32::from_le_bytes([p[1], p[2], p[3], p[4]]);
-    let hours = days * 24 + p[5] as u32;
+    let days = u64::from(u32::from_le_bytes([p[1], p[2], p[3], p[4]]));
+    // u64: no server value can overflow it
+    let hours = days * 24 + u64::from(p[5]);
     if neg {
         out.push(b'-');
     }
@@ -398,7 +391,7 @@ fn time(b: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let mut it = itoa::Buffer::new();
         out.extend_from_slice(it.format(hours).as_bytes());
     } else {
-        two(out, hours);
+        two(out, hours as u32); // < 100 here
     }
     out.push(b':');
     two(out, p[6] as u32);
@@ -454,14 +447,20 @@ mod tests {
     #[test]
     fn kinds_from_type_names() {
         assert_eq!(
-            kind_of("BIGINT UNSIGNED"),
+            kind_of("BIGINT UNSIGNED", true),
             Kind::Int {
                 size: 8,
                 unsigned: true
             }
         );
-        assert_eq!(kind_of("VARBINARY"), Kind::Binary);
-        assert_eq!(kind_of("DECIMAL"), Kind::Text);
-        assert_eq!(kind_of("JSON"), Kind::Text);
+        assert_eq!(kind_of("VARBINARY", true), Kind::Binary);
+        assert_eq!(kind_of("BLOB", true), Kind::Binary);
+        // utf8mb4_bin text: sqlx calls it VARBINARY/BLOB from the flag; it is text
+        assert_eq!(kind_of("VARBINARY", false), Kind::Text);
+        assert_eq!(kind_of("BLOB", false), Kind::Text);
+        assert_eq!(kind_of("VARCHAR", false), Kind::Text);
+        assert_eq!(kind_of("GEOMETRY", true), Kind::Binary);
+        assert_eq!(kind_of("DECIMAL", true), Kind::Text);
+        assert_eq!(kind_of("JSON", false), Kind::Text);
     }
 }

@@ -142,9 +142,8 @@ impl SqliteSource {
                         out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
                     }
                     "REAL" => {
-                        use std::io::Write;
                         let x = <f64 as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
-                        write!(out, "{x}")?;
+                        super::float::push_f64(out, x);
                     }
                     "BLOB" => {
                         let x = <&[u8] as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
@@ -172,5 +171,43 @@ impl SqliteSource {
             storage.emit(&bufs, &present, sink)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Item 17 of issue 16: the SQLite connection sqlcourier opens refuses a write, even
+    /// on a file the process could write.
+    #[tokio::test]
+    async fn sqlite_connection_refuses_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.sqlite").display());
+        let mut w = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        w.execute("CREATE TABLE t (id INTEGER)").await.unwrap();
+        w.close().await.unwrap();
+        let mut src = SqliteSource::connect(&url).await.unwrap();
+        for write in [
+            "INSERT INTO t VALUES (1)",
+            "CREATE TABLE u (id INTEGER)",
+            "DELETE FROM t",
+        ] {
+            let e = src.conn.execute(write).await.unwrap_err().to_string();
+            assert!(
+                e.contains("readonly") || e.contains("read-only"),
+                "{write}: {e}"
+            );
+        }
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+            .fetch_one(&mut src.conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
     }
 }

@@ -7,11 +7,11 @@ use std::process::{Command, Output};
 use crate::drive_standin::{DRIVE_SCOPE, FOLDER, Fault, SERVICE_ACCOUNT, Standin, TEST_KEY_PEM};
 use crate::support::{Repo, text};
 
-const SQLITE: &str = "sqlite::memory:";
+pub(crate) const SQLITE: &str = "sqlite::memory:";
 
 /// A repository with a local destination `out` and a Drive destination `drive`
 /// (readers: ann@example.com); `extra` adds lines to the Drive destination.
-fn repo(extra: &str) -> Repo {
+pub(crate) fn repo(extra: &str) -> Repo {
     let repo = Repo::new("sqlite");
     std::fs::write(
         repo.path().join("sqlcourier.yaml"),
@@ -23,7 +23,7 @@ fn repo(extra: &str) -> Repo {
     repo
 }
 
-fn cmd(repo: &Repo, s: &Standin, db_url: &str) -> Command {
+pub(crate) fn cmd(repo: &Repo, s: &Standin, db_url: &str) -> Command {
     let mut c = repo.cmd(db_url);
     c.env("SQLCOURIER_DRIVE_KEY", s.key_json())
         .env("SQLCOURIER_DRIVE_ROOT_URL", s.root_url())
@@ -32,13 +32,13 @@ fn cmd(repo: &Repo, s: &Standin, db_url: &str) -> Command {
     c
 }
 
-fn run(repo: &Repo, s: &Standin, args: &[&str]) -> Output {
+pub(crate) fn run(repo: &Repo, s: &Standin, args: &[&str]) -> Output {
     cmd(repo, s, SQLITE).args(args).output().unwrap()
 }
 
 /// A query that makes `rows` rows of about 110 bytes, once for Drive and once for
 /// the local folder (the reference copy).
-fn numbers_query(repo: &Repo, rows: u64) {
+pub(crate) fn numbers_query(repo: &Repo, rows: u64) {
     let sql = format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) SELECT i AS n, printf('%0100d', i) AS pad FROM n"
     );
@@ -55,7 +55,7 @@ fn numbers_query(repo: &Repo, rows: u64) {
 }
 
 /// The stand-in's log lines that are chunk PUTs or status queries.
-fn upload_log(s: &Standin) -> Vec<String> {
+pub(crate) fn upload_log(s: &Standin) -> Vec<String> {
     s.st()
         .log
         .iter()
@@ -64,7 +64,7 @@ fn upload_log(s: &Standin) -> Vec<String> {
         .collect()
 }
 
-fn assert_no_secrets(s: &Standin, o: &Output) {
+pub(crate) fn assert_no_secrets(s: &Standin, o: &Output) {
     let all = text(o);
     for line in TEST_KEY_PEM.lines().filter(|l| l.len() > 20) {
         assert!(!all.contains(line), "a key line leaked:\n{all}");

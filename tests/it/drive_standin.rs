@@ -2,12 +2,16 @@
 //! OAuth2 token endpoint a service-account key names in `token_uri`. The real
 //! google-drive3 + yup-oauth2 code runs against it; only the base URLs differ.
 //!
-//! It is strict where Google is: every Drive request needs a Bearer token issued here
-//! for the full `drive` scope; files and permissions calls need `supportsAllDrives=true`
-//! (the folder lives in a shared drive); without `fields=` only the default fields come
-//! back; a chunk must start exactly where the session is, and non-final chunks must be
-//! multiples of 256 KiB. The token endpoint verifies the JWT assertion's RS256 signature
-//! with the test key's public key.
+//! It is strict where Google is: every Drive request — chunk PUTs and status queries
+//! included — needs a Bearer token issued here for exactly the `drive` scope (each
+//! token's `scope` claim is recorded); files and permissions calls need
+//! `supportsAllDrives=true` (the folder lives in a shared drive); `fields=` is
+//! validated against the resource's real field names (a typo is a 400, as Google
+//! answers), and without it only the default fields come back; list results come in
+//! pages (`pageSize`, at most [`State::page_cap`]) with `nextPageToken`; a chunk must start
+//! exactly where the session is, and non-final chunks must be multiples of 256 KiB. The
+//! token endpoint verifies the JWT assertion's RS256 signature with the test key's
+//! public key and its `iat`/`exp`.
 //!
 //! Faults are queued and hit the next upload chunk: an HTTP status (429, 500, 403
 //! storageQuotaExceeded…), a connection dropped mid-chunk (Drive keeps what arrived,
@@ -49,6 +53,13 @@ pub enum Fault {
     SessionStatus(u16, &'static str),
     /// Forget the upload session (as Drive does after a week): the next chunk gets 404.
     ForgetSession,
+    /// Answer the next chunk with this status and a `Retry-After: secs` header.
+    StatusRetryAfter(u16, u64),
+    /// Answer EVERY chunk from `fault_from` on with this status (never used up).
+    Persistent(u16),
+    /// Store the whole chunk (finishing the file if it is the last), then drop the
+    /// connection: the answer is lost, and the session is gone.
+    StoreThenDrop,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +104,18 @@ pub struct State {
     pub api_faults: VecDeque<Fault>,
     /// How many token requests to answer by dropping the connection.
     pub token_drops: u32,
+    /// Statuses for the next token requests (429 JSON, 500 JSON, 503 an HTML page).
+    pub token_faults: VecDeque<u16>,
+    /// The `scope` claim of every token request that was granted.
+    pub scope_claims: Vec<String>,
+    /// The largest page a list call gets (its `pageSize` if smaller).
+    pub page_cap: usize,
+    /// `about.storageQuota` (limit, usage) in bytes; `None`: unlimited.
+    pub quota: Option<(u64, u64)>,
+    /// Folders in someone's My Drive (no `driveId`).
+    pub my_drive: std::collections::HashSet<String>,
+    /// When each `log` line's request arrived.
+    pub log_times: Vec<std::time::Instant>,
     /// "METHOD path?query [content-range]" for every request.
     pub log: Vec<String>,
     pub token_requests: u32,
@@ -160,6 +183,7 @@ impl Standin {
         {
             let mut st = s.state.lock().unwrap();
             st.token_uri = format!("{}token", s.root_url());
+            st.page_cap = 2;
             let now = Utc::now();
             st.files.insert(
                 FOLDER.into(),
@@ -209,6 +233,13 @@ impl Standin {
 
     pub fn st(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap()
+    }
+
+    /// Issues a token for `scope` directly (for raw requests in tests).
+    pub fn grant(&self, token: &str, scope: &str) {
+        self.st()
+            .tokens
+            .insert(token.to_string(), (scope.to_string(), false));
     }
 
     /// Adds a permission to the folder.
@@ -276,11 +307,15 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
         .get("content-range")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    state.lock().unwrap().log.push(format!(
-        "{method} {path}?{} {}",
-        req.uri().query().unwrap_or(""),
-        range.clone().unwrap_or_default()
-    ));
+    {
+        let mut st = state.lock().unwrap();
+        st.log.push(format!(
+            "{method} {path}?{} {}",
+            req.uri().query().unwrap_or(""),
+            range.clone().unwrap_or_default()
+        ));
+        st.log_times.push(std::time::Instant::now());
+    }
     let upload_len: Option<u64> = req
         .headers()
         .get("x-upload-content-length")
@@ -307,6 +342,27 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
                 return Err(std::io::Error::other(
                     "token endpoint dropped the connection",
                 ));
+            }
+            if let Some(code) = st.token_faults.pop_front() {
+                st.token_requests += 1;
+                let r = match code {
+                    429 => resp(
+                        429,
+                        json!({"error": "rate_limit_exceeded", "error_description": "Rate Limit Exceeded"}),
+                    ),
+                    500 => resp(
+                        500,
+                        json!({"error": "internal_failure", "error_description": "Backend Error"}),
+                    ),
+                    c => Response::builder()
+                        .status(c)
+                        .header("content-type", "text/html")
+                        .body(Full::new(Bytes::from_static(
+                            b"<html><body>Service Unavailable</body></html>",
+                        )))
+                        .unwrap(),
+                };
+                return Ok(r);
             }
         }
         let body = req.into_body().collect().await.map_err(io)?.to_bytes();
@@ -337,7 +393,10 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     if let Some(r) = check_token(&state, bearer.as_deref()) {
         return Ok(r);
     }
-    if params.get("supportsAllDrives").map(String::as_str) != Some("true") {
+    // (about has no supportsAllDrives parameter; everything else here needs it)
+    if path != "/drive/v3/about"
+        && params.get("supportsAllDrives").map(String::as_str) != Some("true")
+    {
         // an item in a shared drive is invisible without supportsAllDrives=true
         return Ok(error(
             404,
@@ -349,9 +408,38 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let mut st = state.lock().unwrap();
     let full = params.contains_key("fields");
+    if let Some(f) = params.get("fields")
+        && let Err(bad) = check_fields(&method, &segs, f)
+    {
+        return Ok(error(
+            400,
+            "invalidParameter",
+            &format!("Invalid field selection {bad}"),
+        ));
+    }
+    let page_size = params
+        .get("pageSize")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(100)
+        .min(st.page_cap.max(1));
+    let page_start: usize = match params.get("pageToken") {
+        None => 0,
+        Some(t) => match t.strip_prefix("page-").and_then(|n| n.parse().ok()) {
+            Some(n) => n,
+            None => return Ok(error(400, "invalid", "Invalid Value: pageToken")),
+        },
+    };
     Ok(match (method.as_str(), segs.as_slice()) {
+        ("GET", ["drive", "v3", "about"]) => {
+            let mut q = json!({});
+            if let Some((limit, usage)) = st.quota {
+                q["limit"] = json!(limit.to_string());
+                q["usage"] = json!(usage.to_string());
+            }
+            resp(200, json!({"kind": "drive#about", "storageQuota": q}))
+        }
         ("GET", ["drive", "v3", "files", id]) => match st.files.get(*id) {
-            Some(f) => resp(200, file_json(f, full)),
+            Some(f) => resp(200, file_json_in(f, full, &st.my_drive)),
             None => error(404, "notFound", &format!("File not found: {id}.")),
         },
         ("GET", ["drive", "v3", "files", id, "permissions"]) => match st.permissions.get(*id) {
@@ -366,10 +454,12 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
                         }
                     })
                     .collect();
-                resp(
-                    200,
-                    json!({"kind": "drive#permissionList", "permissions": perms}),
-                )
+                let (page, next) = paginate(&perms, page_start, page_size);
+                let mut v = json!({"kind": "drive#permissionList", "permissions": page});
+                if let Some(n) = next {
+                    v["nextPageToken"] = json!(n);
+                }
+                resp(200, v)
             }
             None => error(404, "notFound", &format!("File not found: {id}.")),
         },
@@ -384,11 +474,16 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
                 .filter(|f| clauses.iter().all(|c| c.matches(f)))
                 .collect();
             hits.sort_by_key(|f| (f.created, f.id.clone()));
-            resp(
-                200,
-                json!({"kind": "drive#fileList", "incompleteSearch": false,
-                "files": hits.iter().map(|f| file_json(f, full)).collect::<Vec<_>>()}),
-            )
+            let all: Vec<Value> = hits
+                .iter()
+                .map(|f| file_json_in(f, full, &st.my_drive))
+                .collect();
+            let (page, next) = paginate(&all, page_start, page_size);
+            let mut v = json!({"kind": "drive#fileList", "incompleteSearch": false, "files": page});
+            if let Some(n) = next {
+                v["nextPageToken"] = json!(n);
+            }
+            resp(200, v)
         }
         ("PATCH", ["drive", "v3", "files", id]) => {
             let patch: Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -495,7 +590,8 @@ fn check_token(state: &Arc<Mutex<State>>, bearer: Option<&str>) -> Option<Resp> 
             "authError",
             "Request had invalid authentication credentials.",
         )),
-        Some((scopes, false)) if !scopes.split(' ').any(|s| s == DRIVE_SCOPE) => Some(error(
+        // exactly the one scope sqlcourier asks for: more would be more power than needed
+        Some((scopes, false)) if scopes != DRIVE_SCOPE => Some(error(
             403,
             "insufficientPermissions",
             "Request had insufficient authentication scopes.",
@@ -535,6 +631,7 @@ fn token(state: &Arc<Mutex<State>>, body: &[u8]) -> Resp {
         );
     }
     let scopes = claims["scope"].as_str().unwrap_or("").to_string();
+    st.scope_claims.push(scopes.clone());
     let n = st.token_requests;
     let tok = format!("ya29.standin-{n}-{:016x}", rand::random::<u64>());
     st.tokens.insert(tok.clone(), (scopes, false));
@@ -609,6 +706,7 @@ async fn chunk(
                 _ => None,
             },
             Some(_) if first < st.fault_from => None,
+            Some(Fault::Persistent(code)) => Some(Fault::Status(*code, "backendError")),
             Some(_) => st.faults.pop_front(),
         }
     };
@@ -618,9 +716,9 @@ async fn chunk(
             v.1 = true;
         }
     }
-    if bearer.is_some()
-        && let Some(r) = check_token(state, bearer.as_deref())
-    {
+    // chunks and status queries need the token like every other request
+    if let Some(r) = check_token(state, bearer.as_deref()) {
+        let _ = req.into_body().collect().await;
         return Ok(r);
     }
     if let Some(Fault::ForgetSession) = fault {
@@ -632,6 +730,14 @@ async fn chunk(
         let _ = req.into_body().collect().await;
         return Ok(error(code, reason, "injected fault"));
     }
+    if let Some(Fault::StatusRetryAfter(code, secs)) = fault {
+        let _ = req.into_body().collect().await;
+        let mut r = error(code, "rateLimitExceeded", "injected fault");
+        r.headers_mut()
+            .insert("retry-after", secs.to_string().parse().unwrap());
+        return Ok(r);
+    }
+    let store_then_drop = matches!(fault, Some(Fault::StoreThenDrop));
     let Some(range) = range else {
         return Ok(error(400, "badRequest", "Content-Range missing"));
     };
@@ -703,6 +809,11 @@ async fn chunk(
         sess.data.extend_from_slice(&data);
     }
     if (sess.data.len() as u64) < total {
+        if store_then_drop {
+            return Err(std::io::Error::other(
+                "stored, then the connection dropped before the answer",
+            ));
+        }
         let mut b = Response::builder().status(308);
         if !sess.data.is_empty() {
             b = b.header("range", format!("bytes=0-{}", sess.data.len() - 1));
@@ -759,6 +870,11 @@ async fn chunk(
     }
     f.content = sess.data;
     f.modified = now;
+    if store_then_drop {
+        return Err(std::io::Error::other(
+            "stored, then the connection dropped before the answer",
+        ));
+    }
     Ok(resp(200, file_json(f, true)))
 }
 
@@ -767,6 +883,134 @@ fn parse_range(r: &str) -> Option<(u64, u64)> {
     let (span, _) = r.split_once('/')?;
     let (a, b) = span.split_once('-')?;
     Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// `items[start..start + size]` and the token of the next page, if any.
+fn paginate(items: &[Value], start: usize, size: usize) -> (Vec<Value>, Option<String>) {
+    let end = (start + size).min(items.len());
+    let page = items.get(start.min(end)..end).unwrap_or(&[]).to_vec();
+    let next = (end < items.len()).then(|| format!("page-{end}"));
+    (page, next)
+}
+
+const FILE_FIELDS: &[&str] = &[
+    "kind",
+    "id",
+    "name",
+    "mimeType",
+    "parents",
+    "appProperties",
+    "properties",
+    "description",
+    "createdTime",
+    "modifiedTime",
+    "trashed",
+    "driveId",
+    "webViewLink",
+    "capabilities",
+    "size",
+    "sha256Checksum",
+    "md5Checksum",
+    "version",
+    "owners",
+];
+const PERMISSION_FIELDS: &[&str] = &[
+    "kind",
+    "id",
+    "type",
+    "role",
+    "emailAddress",
+    "domain",
+    "deleted",
+    "displayName",
+    "allowFileDiscovery",
+    "permissionDetails",
+    "expirationTime",
+];
+const CAPABILITY_FIELDS: &[&str] = &["canAddChildren", "canEdit", "canTrash", "canDelete"];
+const QUOTA_FIELDS: &[&str] = &["limit", "usage", "usageInDrive", "usageInDriveTrash"];
+
+/// Checks a `fields=` selection against the resource's field names, as Google does;
+/// `Err` names the first unknown one.
+fn check_fields(method: &hyper::Method, segs: &[&str], fields: &str) -> Result<(), String> {
+    let top: Vec<(&str, &[&str])> = match (method.as_str(), segs) {
+        ("GET", ["drive", "v3", "about"]) => vec![("kind", &[]), ("storageQuota", QUOTA_FIELDS)],
+        ("GET", ["drive", "v3", "files"]) => vec![
+            ("kind", &[]),
+            ("nextPageToken", &[]),
+            ("incompleteSearch", &[]),
+            ("files", FILE_FIELDS),
+        ],
+        ("GET", ["drive", "v3", "files", _, "permissions"]) => vec![
+            ("kind", &[]),
+            ("nextPageToken", &[]),
+            ("permissions", PERMISSION_FIELDS),
+        ],
+        _ => FILE_FIELDS.iter().map(|f| (*f, &[][..])).collect(),
+    };
+    for item in split_top(fields) {
+        let (name, sub) = match item.split_once('(') {
+            Some((n, rest)) => (n.trim(), Some(rest.strip_suffix(')').ok_or(item)?)),
+            None => (item.trim(), None),
+        };
+        let known: Option<&[&str]> = top.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
+        let Some(known_sub) = known else {
+            return Err(name.to_string());
+        };
+        if let Some(sub) = sub {
+            let allowed: &[&str] = if name == "capabilities" {
+                CAPABILITY_FIELDS
+            } else if known_sub.is_empty() {
+                return Err(item.to_string());
+            } else {
+                known_sub
+            };
+            for f in split_top(sub) {
+                let f = f.trim();
+                let bare = f.split('(').next().unwrap_or(f);
+                if !allowed.contains(&bare) {
+                    return Err(format!("{name}({f})"));
+                }
+                if let Some(inner) = f.strip_prefix("capabilities(") {
+                    for c in inner.trim_end_matches(')').split(',') {
+                        if !CAPABILITY_FIELDS.contains(&c.trim()) {
+                            return Err(c.to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits `a,b(c,d),e` at the commas outside parentheses.
+fn split_top(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out.into_iter().filter(|x| !x.trim().is_empty()).collect()
+}
+
+fn file_json_in(f: &DFile, full: bool, my_drive: &std::collections::HashSet<String>) -> Value {
+    let mut v = file_json(f, full);
+    if my_drive.contains(&f.id)
+        && let Some(o) = v.as_object_mut()
+    {
+        o.remove("driveId");
+    }
+    v
 }
 
 fn file_json(f: &DFile, full: bool) -> Value {

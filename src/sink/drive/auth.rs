@@ -94,41 +94,58 @@ pub async fn authenticator(key: ServiceAccountKey, connector: Connector) -> Resu
 }
 
 /// The access token for [`SCOPE`] (cached until it nearly expires); `fresh` forces a new
-/// one (after a 401). A token endpoint that cannot be reached is tried again (the same
-/// [`should_retry`](super::retry::should_retry) decides); a refused key is not.
+/// one (after a 401). One try: the caller's [`retry`](super::retry::retry) tries again
+/// when [`should_retry`](super::retry::should_retry) says so.
+///
+/// yup-oauth2 does not hand over the token endpoint's HTTP status, so its errors are
+/// sorted by what they are: a refusal the endpoint words as OAuth (`invalid_grant`,
+/// `invalid_client`, `unauthorized_client`, `access_denied`, `invalid_scope`) is the
+/// key's or the clock's fault ([`Failure::Token`], never retried); anything else — a
+/// dropped connection, a 429/5xx page that is not a token, an unknown error code such
+/// as `rate_limit_exceeded` or `internal_failure` — is Google's side
+/// ([`Failure::TokenUnavailable`], retried).
 pub async fn token(auth: &Auth, fresh: bool) -> Result<String, Failure> {
-    let mut attempt = 0;
-    loop {
-        let got = if fresh {
-            auth.force_refreshed_token(&[SCOPE]).await
-        } else {
-            auth.token(&[SCOPE]).await
-        };
-        let fail = match got {
-            Ok(t) => {
-                let t = t
-                    .token()
-                    .ok_or_else(|| {
-                        Failure::Token("the token endpoint sent no access token".into())
-                    })?
-                    .to_string();
-                crate::redact::register(&t);
-                return Ok(t);
-            }
-            Err(
-                e @ (yup_oauth2::Error::HttpError(_)
-                | yup_oauth2::Error::HttpClientError(_)
-                | yup_oauth2::Error::LowLevelError(_)),
-            ) => Failure::Transport(format!(
-                "the token endpoint: {}",
-                crate::redact::scrub(&crate::redact::cause_chain(&e))
-            )),
-            Err(e) => return Err(Failure::Token(crate::redact::scrub(&e.to_string()))),
-        };
-        if attempt >= 4 || super::retry::should_retry(&fail) != super::retry::Decision::Retry {
-            return Err(fail);
+    let got = if fresh {
+        auth.force_refreshed_token(&[SCOPE]).await
+    } else {
+        auth.token(&[SCOPE]).await
+    };
+    match got {
+        Ok(t) => {
+            let t = t
+                .token()
+                .ok_or_else(|| {
+                    Failure::TokenUnavailable("the token endpoint sent no access token".into())
+                })?
+                .to_string();
+            crate::redact::register(&t);
+            Ok(t)
         }
-        tokio::time::sleep(super::retry::backoff(attempt)).await;
-        attempt += 1;
+        Err(e) => Err(classify(&e)),
+    }
+}
+
+fn classify(e: &yup_oauth2::Error) -> Failure {
+    use yup_oauth2::error::AuthErrorCode as C;
+    let text = crate::redact::scrub(&crate::redact::cause_chain(e));
+    match e {
+        yup_oauth2::Error::AuthError(a)
+            if matches!(
+                a.error,
+                C::InvalidGrant
+                    | C::InvalidClient
+                    | C::UnauthorizedClient
+                    | C::AccessDenied
+                    | C::InvalidScope
+                    | C::InvalidRequest
+                    | C::UnsupportedGrantType
+            ) =>
+        {
+            Failure::Token(text)
+        }
+        yup_oauth2::Error::UserError(_) | yup_oauth2::Error::CredentialSourceError(_) => {
+            Failure::Token(text)
+        }
+        _ => Failure::TokenUnavailable(format!("the token endpoint: {text}")),
     }
 }

@@ -24,7 +24,7 @@ pub struct Folder {
 pub async fn check(s: &Session, cfg: &DriveConfig) -> Result<Folder> {
     let id = cfg.folder_id.as_str();
     // a token first: a bad key or token endpoint is said as such, not as "not found"
-    super::auth::token(&s.auth, false).await.map_err(|f| {
+    s.token().await.map_err(|f| {
         anyhow!(super::retry::explain(
             &f,
             "signing in to Google",
@@ -33,14 +33,19 @@ pub async fn check(s: &Session, cfg: &DriveConfig) -> Result<Folder> {
     })?;
     let what = format!("reading the Drive folder {id}");
     let file = s
-        .call_raw(&mut || {
+        .call_raw(&what, |mut d| async move {
             s.hub
                 .files()
                 .get(id)
                 .supports_all_drives(true)
-                .param("fields", "id,name,mimeType,trashed,driveId,capabilities(canAddChildren)")
+                .param(
+                    "fields",
+                    "id,name,mimeType,trashed,driveId,capabilities(canAddChildren)",
+                )
                 .add_scope(SCOPE)
+                .delegate(&mut d)
                 .doit()
+                .await
         })
         .await
         .map_err(|f| {
@@ -75,6 +80,15 @@ pub async fn check(s: &Session, cfg: &DriveConfig) -> Result<Folder> {
             s.service_account
         );
     }
+    // storage, before any database is touched: a file a service account creates outside
+    // a shared drive counts against the service account's own storage, which is none
+    if file.drive_id.as_deref().is_none_or(str::is_empty) {
+        anyhow::bail!(
+            "the Drive folder \"{name}\" ({id}) is in someone's My Drive, not in a shared drive: files the service account {} creates there would count against its own storage, and a service account has none, so every upload would fail. Move the folder into a shared drive (or use a folder in one) and add the service account to that shared drive as Content manager",
+            s.service_account
+        );
+    }
+    storage(s, id, &name).await?;
 
     let perms = list_permissions(s, id).await?;
     let unexpected = unexpected(&perms, &cfg.readers, &s.service_account);
@@ -94,14 +108,42 @@ pub async fn check(s: &Session, cfg: &DriveConfig) -> Result<Folder> {
     })
 }
 
+/// The storage the uploads would use (`about.storageQuota`: the organisation's pooled
+/// storage for a shared drive) must not be full. No limit given means unlimited.
+async fn storage(s: &Session, id: &str, name: &str) -> Result<()> {
+    let about = s
+        .call("reading the Drive storage quota", |mut d| async move {
+            s.hub
+                .about()
+                .get()
+                .param("fields", "storageQuota(limit,usage)")
+                .add_scope(SCOPE)
+                .delegate(&mut d)
+                .doit()
+                .await
+        })
+        .await?;
+    let q = about.storage_quota.unwrap_or_default();
+    if let (Some(limit), Some(usage)) = (q.limit, q.usage)
+        && limit > 0
+        && usage >= limit
+    {
+        anyhow::bail!(
+            "the storage of the Drive holding the folder \"{name}\" ({id}) is full ({usage} of {limit} bytes used), so the upload would fail after the query ran; free space (empty the trash, run `sqlcourier prune`) or ask the Google Workspace administrator for more storage"
+        );
+    }
+    Ok(())
+}
+
 async fn list_permissions(s: &Session, id: &str) -> Result<Vec<Permission>> {
     let mut all = Vec::new();
     let mut page: Option<String> = None;
-    loop {
+    // every page, but not forever: a server that keeps sending the same token is refused
+    for _ in 0..MAX_PAGES {
         let what = format!("reading the sharing of the Drive folder {id}");
-        let token = page.clone();
+        let token = page.as_deref();
         let list = s
-            .call(&what, || {
+            .call(&what, |mut d| async move {
                 let mut c = s
                     .hub
                     .permissions()
@@ -113,19 +155,29 @@ async fn list_permissions(s: &Session, id: &str) -> Result<Vec<Permission>> {
                         "nextPageToken,permissions(id,type,role,emailAddress,domain,deleted,displayName)",
                     )
                     .add_scope(SCOPE);
-                if let Some(t) = &token {
+                if let Some(t) = token {
                     c = c.page_token(t);
                 }
-                c.doit()
+                c.delegate(&mut d).doit().await
             })
             .await?;
         all.extend(list.permissions.unwrap_or_default());
         match list.next_page_token {
-            Some(t) if !t.is_empty() => page = Some(t),
+            Some(t) if !t.is_empty() && page.as_deref() != Some(t.as_str()) => page = Some(t),
+            Some(t) if !t.is_empty() => anyhow::bail!(
+                "reading the sharing of the Drive folder {id}: Drive sent the same page twice; try again later"
+            ),
             _ => return Ok(all),
         }
     }
+    anyhow::bail!(
+        "the Drive folder {id} has more than {} permissions; sqlcourier refuses a folder shared that widely",
+        MAX_PAGES * 100
+    )
 }
+
+/// The most permission pages read (100 each).
+const MAX_PAGES: usize = 100;
 
 /// The permissions outside `readers` (and the service account), in words.
 pub fn unexpected(perms: &[Permission], readers: &Readers, service_account: &str) -> Vec<String> {

@@ -46,7 +46,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use self::retry::{Decision, Failure, MAX_RETRIES, backoff, explain, should_retry};
+use self::retry::{Failure, RetryAfter, explain};
 use super::{Delivered, Delivery, Sink};
 use crate::catalog::config::DriveConfig;
 
@@ -75,7 +75,14 @@ pub struct DriveSink {
     pub cfg: DriveConfig,
     root: PathBuf,
     session: OnceCell<Session>,
+    /// The last passed folder check and when: reused for [`RECHECK_AFTER`].
+    checked: tokio::sync::Mutex<Option<(tokio::time::Instant, healthcheck::Folder)>>,
 }
+
+/// How long a passed folder check (existence, storage, sharing) is trusted. The first
+/// query of a run checks before the database is touched; a delivery later than this
+/// checks again, because sharing may have changed while a long query ran.
+pub const RECHECK_AFTER: Duration = Duration::from_secs(300);
 
 /// What a connected sink holds: the typed hub, the authenticator, the raw client for
 /// the upload session, and who the service account is.
@@ -95,7 +102,22 @@ impl DriveSink {
             cfg,
             root: root.to_path_buf(),
             session: OnceCell::new(),
+            checked: tokio::sync::Mutex::new(None),
         }
+    }
+
+    /// The folder check, reused when it passed less than [`RECHECK_AFTER`] ago.
+    pub async fn folder(&self) -> Result<healthcheck::Folder> {
+        let mut checked = self.checked.lock().await;
+        if let Some((at, f)) = checked.as_ref()
+            && at.elapsed() < RECHECK_AFTER
+        {
+            return Ok(f.clone());
+        }
+        let s = self.session().await?;
+        let f = healthcheck::check(s, &self.cfg).await?;
+        *checked = Some((tokio::time::Instant::now(), f.clone()));
+        Ok(f)
     }
 
     /// Connects once: reads the key, builds the clients. Fails with what to do.
@@ -159,44 +181,42 @@ fn connector() -> Result<Connector> {
 }
 
 impl Session {
-    /// Runs one typed google-drive3 call until it succeeds or [`should_retry`] says
-    /// stop; a 401 refreshes the token once.
-    pub async fn call<T, F, Fut>(&self, what: &str, mut f: F) -> Result<T>
+    /// Runs one typed google-drive3 call through [`retry::retry`]: until it succeeds or
+    /// [`should_retry`](retry::should_retry) says stop; a 401 refreshes the token. `f`
+    /// gets a fresh [`RetryAfter`] delegate for each try and must pass it to the call
+    /// (`.delegate(&mut d)`), so that a `Retry-After` is honoured.
+    pub async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
     where
-        F: FnMut() -> Fut,
+        F: Fn(RetryAfter) -> Fut,
         Fut: Future<Output = common::Result<(common::Response, T)>>,
     {
-        self.call_raw(&mut f)
+        self.call_raw(what, f)
             .await
             .map_err(|fail| anyhow!(explain(&fail, what, &self.service_account)))
     }
 
     /// Like [`Session::call`], but returns the [`Failure`] (to look at its status).
-    pub async fn call_raw<T, F, Fut>(&self, f: &mut F) -> Result<T, Failure>
+    pub async fn call_raw<T, F, Fut>(&self, what: &str, f: F) -> Result<T, Failure>
     where
-        F: FnMut() -> Fut,
+        F: Fn(RetryAfter) -> Fut,
         Fut: Future<Output = common::Result<(common::Response, T)>>,
     {
-        let mut attempt = 0;
-        let mut refreshed = false;
-        loop {
-            let fail = match f().await {
-                Ok((_, v)) => return Ok(v),
-                Err(e) => Failure::from_common(&e),
-            };
-            match should_retry(&fail) {
-                Decision::Retry if attempt < MAX_RETRIES => {
-                    tracing::warn!(error = %crate::redact::scrub(&format!("{fail:?}")), attempt, "Drive call failed; retrying");
-                    tokio::time::sleep(backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Decision::RefreshToken if !refreshed => {
-                    refreshed = true;
-                    auth::token(&self.auth, true).await?;
-                }
-                _ => return Err(fail),
+        retry::retry(what, Some(&self.auth), None, || async {
+            let ra = RetryAfter::default();
+            match f(ra.clone()).await {
+                Ok((_, v)) => Ok(v),
+                Err(e) => Err(Failure::from_common(&e, ra.take())),
             }
-        }
+        })
+        .await
+    }
+
+    /// An access token, tried like every request (the token endpoint's 429/5xx too).
+    pub async fn token(&self) -> Result<String, Failure> {
+        retry::retry("getting an access token", None, None, || {
+            auth::token(&self.auth, false)
+        })
+        .await
     }
 }
 
@@ -294,14 +314,112 @@ pub fn q_ours(folder: &str, identity: Option<&str>) -> String {
     q
 }
 
+impl DriveSink {
+    /// sqlcourier's files in the folder for the same variant and period whose query file
+    /// no longer exists in the repository (renamed or deleted): one note each, saying
+    /// what happens to it.
+    async fn renamed_leftovers(
+        &self,
+        s: &Session,
+        d: &Delivery,
+        new_id: &str,
+    ) -> Result<Vec<String>> {
+        let ours = app_properties(d, "");
+        let mut q = q_ours(&self.cfg.folder_id, None);
+        for key in ["variant", "period"] {
+            if let Some(Some(v)) = ours.get(key) {
+                q.push_str(&format!(
+                    " and appProperties has {{ key={} and value={} }}",
+                    q_quote(key),
+                    q_quote(v)
+                ));
+            }
+        }
+        let q = q.as_str();
+        let list = s
+            .call(
+                "looking for files of renamed query files",
+                |mut dlg| async move {
+                    s.hub
+                        .files()
+                        .list()
+                        .q(q)
+                        .supports_all_drives(true)
+                        .include_items_from_all_drives(true)
+                        .page_size(100)
+                        .param("fields", "files(id,name,appProperties)")
+                        .add_scope(auth::SCOPE)
+                        .delegate(&mut dlg)
+                        .doit()
+                        .await
+                },
+            )
+            .await?;
+        let mut notes = Vec::new();
+        for f in list.files.unwrap_or_default() {
+            let (Some(id), Some(props)) = (f.id.as_deref(), f.app_properties.as_ref()) else {
+                continue;
+            };
+            let Some(old_query) = props.get("query") else {
+                continue;
+            };
+            // same variant: a file without one matches only a delivery without one
+            if props.get("variant").map(String::as_str) != ours["variant"].as_deref()
+                || props.get("period").map(String::as_str) != ours["period"].as_deref()
+            {
+                continue;
+            }
+            if id == new_id
+                || Some(old_query.as_str()) == ours["query"].as_deref()
+                || old_query.starts_with("sha256:")
+                || self.root.join(old_query).exists()
+            {
+                continue;
+            }
+            let name = f.name.as_deref().unwrap_or("?");
+            notes.push(match self.cfg.retention_days {
+                Some(days) => format!(
+                    "the earlier file \"{name}\" (id {id}) came from {old_query}, which no longer exists (renamed?); it is kept, and `sqlcourier prune` trashes it {days} days after its last delivery"
+                ),
+                None => format!(
+                    "the earlier file \"{name}\" (id {id}) came from {old_query}, which no longer exists (renamed?); it is kept — this destination has no `retention_days`, so trash it in Drive if it is no longer needed"
+                ),
+            });
+        }
+        Ok(notes)
+    }
+}
+
 impl Sink for DriveSink {
     fn describe(&self) -> String {
         format!("Google Drive folder {}", self.cfg.folder_id)
     }
 
     async fn healthcheck(&self) -> Result<()> {
-        let s = self.session().await?;
-        healthcheck::check(s, &self.cfg).await.map(|_| ())
+        self.folder().await.map(|_| ())
+    }
+
+    async fn prune(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        dry_run: bool,
+    ) -> Result<super::PruneOutcome> {
+        if self.cfg.retention_days.is_none() {
+            return Ok(super::PruneOutcome::NotApplicable(
+                "no retention_days, nothing to prune".into(),
+            ));
+        }
+        Ok(super::PruneOutcome::Done(
+            prune::prune(self, now, dry_run)
+                .await?
+                .into_iter()
+                .map(|e| super::Pruned {
+                    id: e.id,
+                    name: e.name,
+                    modified: e.modified,
+                })
+                .collect(),
+        ))
     }
 
     async fn deliver(&self, staged: &Path, d: &Delivery) -> Result<Delivered> {
@@ -309,12 +427,17 @@ impl Sink for DriveSink {
         if self.cfg.convert_to_sheets {
             sheets::check(staged, d)?;
         }
-        // sharing may have changed while the query ran: look again right before uploading
-        let folder = healthcheck::check(s, &self.cfg).await?;
+        // sharing may have changed while a long query ran: look again unless the last
+        // check is recent (RECHECK_AFTER)
+        let folder = self.folder().await?;
         let delivered_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let id = identity(d);
-        let existing =
-            upload::find_existing(s, &self.cfg.folder_id, folder.drive_id.as_deref(), &id).await?;
+        let target = upload::Target {
+            folder: &self.cfg.folder_id,
+            drive_id: folder.drive_id.as_deref(),
+            identity: &id,
+        };
+        let existing = upload::find_existing(s, &target).await?.map(|f| f.id);
         let mut meta = serde_json::json!({
             "name": if self.cfg.convert_to_sheets { sheets::sheet_name(&d.file_name) } else { d.file_name.clone() },
             "description": description(d, &delivered_at),
@@ -336,17 +459,29 @@ impl Sink for DriveSink {
         let file = upload::upload(
             s,
             staged,
+            &target,
             existing.as_deref(),
             &meta,
             content_type,
             &d.file_name,
+            self.cfg.upload_deadline(),
         )
         .await?;
         tracing::info!(file = %d.file_name, id = %file.id, updated = existing.is_some(), "uploaded to Google Drive");
+        // a new file: was it made because its query file was renamed? Say what happens
+        // to the old one (best effort: a failed look-up does not fail the delivery)
+        let notes = if existing.is_none() {
+            self.renamed_leftovers(s, d, &file.id)
+                .await
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         Ok(Delivered {
             location: file
                 .web_view_link
                 .unwrap_or_else(|| format!("https://drive.google.com/file/d/{}/view", file.id)),
+            notes,
         })
     }
 }

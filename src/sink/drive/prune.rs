@@ -26,19 +26,30 @@ pub async fn prune(sink: &DriveSink, now: DateTime<Utc>, dry_run: bool) -> Resul
     };
     let s = sink.session().await?;
     let folder = super::healthcheck::check(s, &sink.cfg).await?;
-    let cutoff = now - chrono::Duration::days(i64::from(days));
+    // checked: a retention longer than any calendar (retention_days: 4294967295) keeps
+    // everything instead of overflowing
+    let Some(cutoff) =
+        chrono::Duration::try_days(i64::from(days)).and_then(|d| now.checked_sub_signed(d))
+    else {
+        return Ok(Vec::new());
+    };
     let q = q_ours(&sink.cfg.folder_id, None);
     let mut expired = Vec::new();
     let mut page: Option<String> = None;
-    loop {
-        let token = page.clone();
+    let q = q.as_str();
+    let drive_id = folder.drive_id.as_deref();
+    // every page, but not forever
+    for _ in 0..MAX_PAGES {
+        let token = page.as_deref();
         let list = s
-            .call("listing sqlcourier's files in the Drive folder", || {
-                let mut c = s
+            .call(
+                "listing sqlcourier's files in the Drive folder",
+                |mut d| async move {
+                    let mut c = s
                     .hub
                     .files()
                     .list()
-                    .q(&q)
+                    .q(q)
                     .supports_all_drives(true)
                     .include_items_from_all_drives(true)
                     .page_size(100)
@@ -47,15 +58,16 @@ pub async fn prune(sink: &DriveSink, now: DateTime<Utc>, dry_run: bool) -> Resul
                         "nextPageToken,files(id,name,modifiedTime,parents,trashed,appProperties)",
                     )
                     .add_scope(SCOPE);
-                c = match folder.drive_id.as_deref() {
-                    Some(d) => c.corpora("drive").drive_id(d),
-                    None => c.corpora("user"),
-                };
-                if let Some(t) = &token {
-                    c = c.page_token(t);
-                }
-                c.doit()
-            })
+                    c = match drive_id {
+                        Some(d) => c.corpora("drive").drive_id(d),
+                        None => c.corpora("user"),
+                    };
+                    if let Some(t) = token {
+                        c = c.page_token(t);
+                    }
+                    c.delegate(&mut d).doit().await
+                },
+            )
             .await?;
         for f in list.files.unwrap_or_default() {
             if is_ours(&f, &sink.cfg.folder_id)
@@ -70,14 +82,15 @@ pub async fn prune(sink: &DriveSink, now: DateTime<Utc>, dry_run: bool) -> Resul
             }
         }
         match list.next_page_token {
-            Some(t) if !t.is_empty() => page = Some(t),
+            Some(t) if !t.is_empty() && page.as_deref() != Some(t.as_str()) => page = Some(t),
             _ => break,
         }
     }
     if !dry_run {
         for e in &expired {
             let what = format!("trashing {} ({})", e.name, e.id);
-            s.call(&what, || {
+            let id = e.id.as_str();
+            s.call(&what, |mut d| async move {
                 s.hub
                     .files()
                     .update(
@@ -85,12 +98,14 @@ pub async fn prune(sink: &DriveSink, now: DateTime<Utc>, dry_run: bool) -> Resul
                             trashed: Some(true),
                             ..Default::default()
                         },
-                        &e.id,
+                        id,
                     )
                     .supports_all_drives(true)
                     .param("fields", "id,trashed")
                     .add_scope(SCOPE)
+                    .delegate(&mut d)
                     .doit_without_upload()
+                    .await
             })
             .await?;
             tracing::info!(file = %e.name, id = %e.id, "trashed (past retention)");
@@ -98,6 +113,9 @@ pub async fn prune(sink: &DriveSink, now: DateTime<Utc>, dry_run: bool) -> Resul
     }
     Ok(expired)
 }
+
+/// The most pages of files read (100 each).
+const MAX_PAGES: usize = 1000;
 
 /// Double-checks what the search said: marked by sqlcourier, in this folder, not trashed.
 fn is_ours(f: &File, folder: &str) -> bool {

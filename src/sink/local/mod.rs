@@ -42,6 +42,16 @@ impl Sink for LocalSink {
         Ok(())
     }
 
+    async fn prune(
+        &self,
+        _now: chrono::DateTime<chrono::Utc>,
+        _dry_run: bool,
+    ) -> Result<super::PruneOutcome> {
+        Ok(super::PruneOutcome::NotApplicable(
+            "a local folder; prune handles Drive destinations only".into(),
+        ))
+    }
+
     async fn deliver(&self, staged: &Path, d: &Delivery) -> Result<Delivered> {
         if d.file_name.contains(['/', '\\']) || d.file_name.starts_with('.') {
             anyhow::bail!("refusing a file name that is not a plain name");
@@ -68,6 +78,7 @@ impl Sink for LocalSink {
         }
         Ok(Delivered {
             location: target.display().to_string(),
+            notes: Vec::new(),
         })
     }
 }
