@@ -450,7 +450,9 @@ const POSTGRES: &[&str] = &[
     "array_to_string",
     "array_upper",
     "cardinality",
-    // casts
+    // row and array constructors, casts
+    "row",
+    "array",
     "cast",
     "gen_random_uuid",
 ];

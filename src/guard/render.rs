@@ -303,6 +303,9 @@ impl VisitorMut for Normalize {
     type Break = ();
 
     fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        if super::statement::has_table_statement(&q.body) {
+            self.problem("`TABLE name` cannot be sent");
+        }
         if let Some(with) = q.with.as_mut() {
             for cte in with.cte_tables.iter_mut() {
                 self.ident(&mut cte.alias.name);

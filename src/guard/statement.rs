@@ -450,6 +450,19 @@ struct Check<'a, 'b> {
     all_columns: Vec<OutputColumn>,
 }
 
+/// Whether a set expression uses the `TABLE name` shorthand (its name is not a table
+/// factor the checks would see).
+pub(crate) fn has_table_statement(body: &SetExpr) -> bool {
+    match body {
+        SetExpr::Table(_) => true,
+        SetExpr::SetOperation { left, right, .. } => {
+            has_table_statement(left) || has_table_statement(right)
+        }
+        SetExpr::Query(q) => has_table_statement(&q.body),
+        _ => false,
+    }
+}
+
 /// The parts of a name, lower-case.
 fn name_parts(name: &ObjectName) -> Vec<String> {
     name.0
@@ -474,6 +487,13 @@ impl Visitor for Check<'_, '_> {
     type Break = ();
 
     fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        if has_table_statement(&q.body) {
+            self.problems.push(
+                self.src
+                    .diag(q.span().start, "`TABLE name` is not allowed")
+                    .help("write `SELECT * FROM name` instead"),
+            );
+        }
         if let Some(with) = &q.with {
             for cte in &with.cte_tables {
                 self.ctes.insert(cte.alias.name.value.to_lowercase());
@@ -1204,6 +1224,20 @@ mod tests {
                 "information_schema.columns",
                 "s.d"
             ]
+        );
+    }
+
+    #[test]
+    fn refuses_table_shorthand() {
+        refused(
+            "SELECT * FROM (TABLE mysql.user) t",
+            Driver::Mysql,
+            "`TABLE name`",
+        );
+        refused(
+            "SELECT 1 AS a UNION ALL (TABLE pg_authid)",
+            Driver::Postgres,
+            "could not be understood",
         );
     }
 

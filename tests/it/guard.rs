@@ -44,6 +44,9 @@ const REFUSED_MYSQL: &[&str] = &[
     "SELECT MASTER_POS_WAIT('a', 1) AS a",
     "SELECT NAME_CONST('a', 1) AS a",
     "SELECT it_guard_db.no_such_function(1) AS a",
+    "SELECT * FROM (TABLE mysql.user) t",
+    "SELECT * FROM it_guard_people NATURAL JOIN mysql.db",
+    "SELECT id FROM it_guard_people WHERE 1 = (SELECT 1 FROM mysql.user LIMIT 1)",
 ];
 
 const REFUSED_POSTGRES: &[&str] = &[
@@ -84,6 +87,10 @@ const REFUSED_POSTGRES: &[&str] = &[
     "WITH d AS (DELETE FROM it_guard_people RETURNING id) SELECT id FROM d",
     "SELECT id FROM it_guard_people FOR SHARE",
     "SELECT public.it_guard_unknown(1) AS a",
+    "SELECT * FROM it_guard_people JOIN LATERAL pg_ls_dir('.') x ON true",
+    "SELECT * FROM XMLTABLE('/a' PASSING '<a/>' COLUMNS x text) t",
+    "SELECT (pg_sleep(1)).x",
+    "SELECT ARRAY(SELECT rolname FROM pg_roles) AS r",
 ];
 
 const REFUSED_SQLITE: &[&str] = &[
@@ -201,12 +208,8 @@ async fn pg_exec(url: &str, sql: &str) {
     c.close().await.unwrap();
 }
 
-/// Writes one query file per entry, runs them all, checks each value.
-fn run_text_corpus(driver: &str, url: &str, corpus: &[(&str, &str)]) -> Repo {
-    run_text_corpus_as(driver, url, url, corpus)
-}
-
-/// Like [`run_text_corpus`]; `run_url` (not swapped for the read-only user) runs them.
+/// Writes one query file per entry, runs them all with `run_url` (swapped for the
+/// read-only user when it is `url`, the admin URL), checks each value.
 fn run_text_corpus_as(driver: &str, url: &str, run_url: &str, corpus: &[(&str, &str)]) -> Repo {
     let repo = if url == run_url {
         Repo::new(driver)
@@ -425,14 +428,19 @@ async fn postgres_hostile_text_and_role_settings() {
     pg_exec(
         &url,
         &format!(
-            "ALTER ROLE sqlcourier_ro IN DATABASE {db} SET standard_conforming_strings = off;
-             ALTER ROLE sqlcourier_ro IN DATABASE {db} SET backslash_quote = on;
-             ALTER ROLE sqlcourier_ro IN DATABASE {db} SET search_path = nowhere;
-             ALTER ROLE sqlcourier_ro IN DATABASE {db} SET log_statement = 'all'"
+            "ALTER ROLE sqlcourier_ro_guard IN DATABASE {db} SET standard_conforming_strings = off;
+             ALTER ROLE sqlcourier_ro_guard IN DATABASE {db} SET backslash_quote = on;
+             ALTER ROLE sqlcourier_ro_guard IN DATABASE {db} SET search_path = nowhere;
+             ALTER ROLE sqlcourier_ro_guard IN DATABASE {db} SET log_statement = 'all'"
         ),
     )
     .await;
-    let ro = support::read_only(&url);
+    // a read-only user of its own, so other tests' statements are not in the log
+    let ro = support::read_only(&url).replacen(
+        "sqlcourier_ro:sqlcourier_ro",
+        "sqlcourier_ro_guard:sqlcourier_ro_guard",
+        1,
+    );
     let log = pg_log_file();
     let log_start = log
         .as_ref()
@@ -440,7 +448,7 @@ async fn postgres_hostile_text_and_role_settings() {
         .map(|m| m.len())
         .unwrap_or(0);
     let result = std::panic::AssertUnwindSafe(async {
-        let repo = run_text_corpus("postgres", &url, TEXT_POSTGRES);
+        let repo = run_text_corpus_as("postgres", &url, &ro, TEXT_POSTGRES);
         drop(repo);
         if let Some(log) = &log {
             pg_log_shows_only_approved(log, log_start, &db);
@@ -463,7 +471,7 @@ async fn postgres_hostile_text_and_role_settings() {
     let got = futures_util::FutureExt::catch_unwind(result).await;
     pg_exec(
         &url,
-        &format!("ALTER ROLE sqlcourier_ro IN DATABASE {db} RESET ALL"),
+        &format!("ALTER ROLE sqlcourier_ro_guard IN DATABASE {db} RESET ALL"),
     )
     .await;
     assert_eq!(got.unwrap(), r"a\");
@@ -523,7 +531,7 @@ fn pg_log_shows_only_approved(log: &std::path::Path, from: u64, db: &str) {
         "WITH me AS (SELECT oid, rolname FROM pg_roles WHERE rolname = current_user)",
         "",
     ];
-    let me = format!("sqlcourier_ro@{db} ");
+    let me = format!("sqlcourier_ro_guard@{db} ");
     let mut seen = 0;
     for line in text.lines().filter(|l| l.contains(&me)) {
         let sql = if let Some((_, s)) = line.split_once("LOG:  statement: ") {

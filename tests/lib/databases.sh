@@ -131,6 +131,10 @@ DO $$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sqlcourier_ro') THEN
     CREATE ROLE sqlcourier_ro LOGIN PASSWORD 'sqlcourier_ro';
   END IF;
+  -- a second read-only user, only for tests/it/guard.rs's look at the server log
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sqlcourier_ro_guard') THEN
+    CREATE ROLE sqlcourier_ro_guard LOGIN PASSWORD 'sqlcourier_ro_guard';
+  END IF;
 END $$;
 SQL
   if ! "${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = '$TEST_DB'" | grep -q 1; then
@@ -141,11 +145,11 @@ SQL
   local psql_db=(psql -v ON_ERROR_STOP=1 -q -d "$TEST_DB")
   if [ "$(id -u)" -eq 0 ]; then psql_db=(runuser -u postgres -- "${psql_db[@]}"); fi
   "${psql_db[@]}" <<SQL
-GRANT CONNECT ON DATABASE $TEST_DB TO sqlcourier_ro;
-GRANT USAGE ON SCHEMA public TO sqlcourier_ro;
+GRANT CONNECT ON DATABASE $TEST_DB TO sqlcourier_ro, sqlcourier_ro_guard;
+GRANT USAGE ON SCHEMA public TO sqlcourier_ro, sqlcourier_ro_guard;
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
-GRANT SELECT ON ALL TABLES IN SCHEMA public TO sqlcourier_ro;
-ALTER DEFAULT PRIVILEGES FOR ROLE sqlcourier_admin IN SCHEMA public GRANT SELECT ON TABLES TO sqlcourier_ro;
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO sqlcourier_ro, sqlcourier_ro_guard;
+ALTER DEFAULT PRIVILEGES FOR ROLE sqlcourier_admin IN SCHEMA public GRANT SELECT ON TABLES TO sqlcourier_ro, sqlcourier_ro_guard;
 SQL
 }
 
