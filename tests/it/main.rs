@@ -9,6 +9,7 @@ mod github;
 mod github_api;
 mod messages;
 mod review;
+mod schedules;
 mod support;
 
 use sqlx::{Connection, Executor};
