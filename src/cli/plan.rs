@@ -232,14 +232,18 @@ pub async fn run(cli_config: Option<&Path>, args: &PlanArgs) -> i32 {
         let kind = spec.file.front.period;
         let period = match (kind, period_override, as_of) {
             (PeriodKind::None, _, _) => String::new(),
-            (_, Some(label), _) => match period::parse_label(kind, label, spec.timezone) {
-                Ok(per) => per.label,
-                Err(e) => {
-                    eprintln!("{p}: --period: {e}");
-                    bad = true;
-                    continue;
+            (_, Some(label), _) => {
+                match period::parse_label(kind, label, spec.timezone).and_then(|per| {
+                    period::refuse_unfinished(&per, as_of.unwrap_or_else(Utc::now)).map(|()| per)
+                }) {
+                    Ok(per) => per.label,
+                    Err(e) => {
+                        eprintln!("{p}: --period: {e}");
+                        bad = true;
+                        continue;
+                    }
                 }
-            },
+            }
             (_, None, Some(t)) => period::resolve(kind, spec.timezone, t)
                 .map(|per| per.label)
                 .unwrap_or_default(),
