@@ -28,6 +28,7 @@ pub mod redact;
 pub mod report;
 pub mod review;
 pub mod runner;
+pub mod schedule;
 pub mod schema;
 pub mod sink;
 pub mod source;

@@ -75,6 +75,7 @@ pub fn period_for(spec: &QuerySpec, ctx: &RunContext) -> Result<Option<Period>> 
     }
     match &ctx.period {
         Some(label) => period::parse_label(kind, label, spec.timezone)
+            .and_then(|p| period::refuse_unfinished(&p, ctx.as_of).map(|()| p))
             .map(Some)
             .map_err(|e| anyhow!("--period: {e}")),
         None => Ok(period::resolve(kind, spec.timezone, ctx.as_of)),

@@ -95,7 +95,7 @@ pub fn markdown(reports: &[FileReport]) -> String {
     }
     let _ = writeln!(
         s,
-        "| | File | Query | Period | Rows | Size | Time | Where |"
+        "| Status | File | Query | Period | Rows | Size | Time | Where |"
     );
     let _ = writeln!(s, "|---|---|---|---|---:|---:|---:|---|");
     for r in reports {

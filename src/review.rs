@@ -13,8 +13,18 @@ use crate::catalog::query::{FrontMatter, ParamValue, QueryFile, Schedule};
 use crate::guard::period::{self, PeriodKind};
 use crate::transform::mask::{MaskRule, Masked, Masker};
 
-/// The monthly workflow's cron (`.github/workflows/monthly.yml`), in UTC.
-pub const MONTHLY_CRON_UTC: (u32, u32) = (0, 17);
+/// How scheduled runs happen, for the summary.
+const DISPATCH: &str = "the hourly scheduler runs it at the next :17; a delayed or dropped GitHub run is caught up, never run twice";
+
+/// `JST` for Asia/Tokyo, else the IANA name.
+fn tz_short(tz: Tz) -> String {
+    let abbr = Utc::now().with_timezone(&tz).format("%Z").to_string();
+    if abbr.starts_with(['+', '-']) {
+        tz.name().to_string()
+    } else {
+        abbr
+    }
+}
 
 /// Who can read a destination, and how long files stay; `flags` are things a reviewer
 /// must look at (a placeholder folder id, a local folder on an ephemeral runner).
@@ -113,20 +123,26 @@ pub fn schedule(s: &Schedule, tz: Tz) -> String {
         Schedule::OnMergeOnly => {
             "once, when this pull request is merged (and by hand with \"Run workflow\")".into()
         }
-        Schedule::Monthly => {
-            let (h, m) = MONTHLY_CRON_UTC;
-            let at = Utc::now()
-                .date_naive()
-                .and_hms_opt(h, m, 0)
-                .map(|t| t.and_utc().with_timezone(&tz));
-            match at {
-                Some(at) => format!(
-                    "on merge, then on the 1st of every month at {} (00:{m:02} UTC)",
-                    at.format("%H:%M %Z")
-                ),
-                None => "on merge, then monthly".into(),
-            }
-        }
+        Schedule::Monthly => format!(
+            "on merge, then on the 1st of every month shortly after 00:00 {} ({})",
+            tz_short(tz),
+            DISPATCH
+        ),
+        Schedule::Daily => format!(
+            "on merge, then every day shortly after 00:00 {} ({})",
+            tz_short(tz),
+            DISPATCH
+        ),
+        Schedule::Weekly => format!(
+            "on merge, then every Monday shortly after 00:00 {} ({})",
+            tz_short(tz),
+            DISPATCH
+        ),
+        Schedule::Quarterly => format!(
+            "on merge, then on 1 January, April, July and October shortly after 00:00 {} ({})",
+            tz_short(tz),
+            DISPATCH
+        ),
         Schedule::Cron(expr) => {
             let next = croner::Cron::new(expr).parse().ok().and_then(|c| {
                 let mut t = Utc::now();
@@ -359,7 +375,10 @@ mod tests {
             "{p}"
         );
         let s = schedule(&Schedule::Monthly, chrono_tz::Asia::Tokyo);
-        assert!(s.contains("1st of every month at 09:17 JST"), "{s}");
+        assert!(
+            s.contains("1st of every month shortly after 00:00 JST"),
+            "{s}"
+        );
     }
 
     #[test]

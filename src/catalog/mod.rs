@@ -152,7 +152,7 @@ impl Catalog {
         if let query::Schedule::Unknown(word) = &f.schedule {
             problems.push(
                 file.diag_at(&["schedule"], format!("`{word}` is not a schedule sqlcourier knows"))
-                    .help("use `monthly`, `on-merge-only`, or `{cron: \"0 0 3 * *\"}` (cron times are UTC)"),
+                    .help("use `daily`, `weekly`, `monthly`, `quarterly`, `on-merge-only`, or `{cron: \"0 0 3 * *\"}` (cron times are UTC)"),
             );
         }
         if let query::Schedule::Cron(expr) = &f.schedule

@@ -104,8 +104,14 @@ impl ParamValue {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Schedule {
+    /// Runs on merge, then every day after local midnight (for `previous_day`).
+    Daily,
+    /// Runs on merge, then every Monday after local midnight (for `previous_week`).
+    Weekly,
     /// Runs when a PR adding or changing it is merged, and on the monthly schedule.
     Monthly,
+    /// Runs on merge, then on the 1st of January, April, July and October.
+    Quarterly,
     /// Runs only when a PR adding or changing it is merged (or by hand).
     #[default]
     OnMergeOnly,
@@ -118,6 +124,9 @@ pub enum Schedule {
 impl Schedule {
     pub fn label(&self) -> String {
         match self {
+            Schedule::Daily => "daily".into(),
+            Schedule::Weekly => "weekly".into(),
+            Schedule::Quarterly => "quarterly".into(),
             Schedule::Monthly => "monthly".into(),
             Schedule::OnMergeOnly => "on-merge-only".into(),
             Schedule::Cron(c) => format!("cron \"{c}\""),
@@ -140,7 +149,10 @@ impl<'de> Deserialize<'de> for Schedule {
             Cron(CronMap),
         }
         match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "daily" => Ok(Schedule::Daily),
+            Raw::Word(w) if w == "weekly" => Ok(Schedule::Weekly),
             Raw::Word(w) if w == "monthly" => Ok(Schedule::Monthly),
+            Raw::Word(w) if w == "quarterly" => Ok(Schedule::Quarterly),
             Raw::Word(w) if w == "on-merge-only" => Ok(Schedule::OnMergeOnly),
             Raw::Word(w) => Ok(Schedule::Unknown(w)),
             Raw::Cron(c) => Ok(Schedule::Cron(c.cron)),
@@ -315,7 +327,9 @@ mod tests {
         let q = parse(&OK.replace("schedule: monthly", "schedule: {cron: \"0 0 3 * *\"}")).unwrap();
         assert_eq!(q.front.schedule, Schedule::Cron("0 0 3 * *".into()));
         let q = parse(&OK.replace("schedule: monthly", "schedule: weekly")).unwrap();
-        assert_eq!(q.front.schedule, Schedule::Unknown("weekly".into()));
+        assert_eq!(q.front.schedule, Schedule::Weekly);
+        let q = parse(&OK.replace("schedule: monthly", "schedule: fortnightly")).unwrap();
+        assert_eq!(q.front.schedule, Schedule::Unknown("fortnightly".into()));
     }
 
     #[test]

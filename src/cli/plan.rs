@@ -24,7 +24,10 @@ pub struct PlanArgs {
     /// push: the pushed commit (must be the checked-out one).
     #[arg(long, value_name = "SHA", required_if_eq("event", "push"))]
     pub after: Option<String>,
-    /// schedule: which query schedule to plan (`monthly`).
+    /// schedule: which queries to plan: `due` (every query whose schedule has an
+    /// occurrence after --since, up to the logical time, once per period: what the
+    /// hourly scheduler runs), or one schedule word (`daily`, `weekly`, `monthly`,
+    /// `quarterly`) for the period the logical time implies.
     #[arg(long, value_name = "SCHEDULE", required_if_eq("event", "schedule"))]
     pub schedule: Option<String>,
     /// workflow_dispatch: the query files to plan, e.g. 'queries/monthly/*.sql'.
@@ -43,6 +46,11 @@ pub struct PlanArgs {
     /// same for every re-run attempt); elsewhere now.
     #[arg(long, value_name = "TIME")]
     pub as_of: Option<DateTime<FixedOffset>>,
+    /// With `--schedule due`: the end of the previous scheduler window, normally the
+    /// creation time of the scheduler's previous run (RFC 3339). Default: one hour
+    /// before the logical time. At most 40 days are caught up.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<DateTime<FixedOffset>>,
     /// Also append batch-0..batch-3, count and batches to the file named by
     /// $GITHUB_OUTPUT.
     #[arg(long)]
@@ -117,18 +125,22 @@ pub async fn run(cli_config: Option<&Path>, args: &PlanArgs) -> i32 {
         }
         Event::Schedule => {
             let name = args.schedule.as_deref().unwrap_or_default();
-            if name != "monthly" {
+            if !matches!(name, "due" | "daily" | "weekly" | "monthly" | "quarterly") {
                 eprintln!(
-                    "--schedule {name}: only `monthly` is a schedule name (queries with a cron schedule are not planned by schedule yet)"
+                    "--schedule {name}: use `due` (what the hourly scheduler runs) or one of daily, weekly, monthly, quarterly"
                 );
                 return exit::USAGE;
             }
-            // the files that say `schedule: monthly`; a file that cannot be read is
-            // selected too, so its problem fails the plan instead of being skipped
+            // the files with that schedule (any schedule but on-merge-only for `due`);
+            // a file that cannot be read is selected too, so its problem fails the
+            // plan instead of being skipped
             all.iter()
                 .filter(
                     |p| match QueryFile::load(&super::relative(&root.join(p.as_str()))) {
-                        Ok(f) => f.front.schedule == Schedule::Monthly,
+                        Ok(f) if name == "due" => {
+                            !matches!(f.front.schedule, Schedule::OnMergeOnly)
+                        }
+                        Ok(f) => f.front.schedule.label() == name,
                         Err(_) => true,
                     },
                 )
@@ -172,10 +184,12 @@ pub async fn run(cli_config: Option<&Path>, args: &PlanArgs) -> i32 {
     }
 
     // 3. the logical time, only when a period has to be computed
-    let needs_time = period_override.is_none()
-        && specs
-            .iter()
-            .any(|(_, s)| s.file.front.period != PeriodKind::None);
+    let due = args.event == Event::Schedule && args.schedule.as_deref() == Some("due");
+    let needs_time = due
+        || period_override.is_none()
+            && specs
+                .iter()
+                .any(|(_, s)| s.file.front.period != PeriodKind::None);
     let (as_of, source) = if needs_time {
         match logical_time(args.as_of).await {
             Ok((t, why)) => (Some(t), Some(why)),
@@ -198,18 +212,38 @@ pub async fn run(cli_config: Option<&Path>, args: &PlanArgs) -> i32 {
     let ids = plan::ids_for(&selected, &all);
     let mut entries = Vec::new();
     let mut bad = false;
+    if due {
+        let until = as_of.unwrap_or_else(Utc::now);
+        let since = args
+            .since
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(until - chrono::Duration::hours(1));
+        if until - since > crate::schedule::MAX_CATCH_UP {
+            eprintln!(
+                "plan: the last scheduler run was {} days ago; catching up only the last {} days",
+                (until - since).num_days(),
+                crate::schedule::MAX_CATCH_UP.num_days()
+            );
+        }
+        entries = due_entries(&specs, &ids, since, until, period_override);
+        specs.clear();
+    }
     for (p, spec) in &specs {
         let kind = spec.file.front.period;
         let period = match (kind, period_override, as_of) {
             (PeriodKind::None, _, _) => String::new(),
-            (_, Some(label), _) => match period::parse_label(kind, label, spec.timezone) {
-                Ok(per) => per.label,
-                Err(e) => {
-                    eprintln!("{p}: --period: {e}");
-                    bad = true;
-                    continue;
+            (_, Some(label), _) => {
+                match period::parse_label(kind, label, spec.timezone).and_then(|per| {
+                    period::refuse_unfinished(&per, as_of.unwrap_or_else(Utc::now)).map(|()| per)
+                }) {
+                    Ok(per) => per.label,
+                    Err(e) => {
+                        eprintln!("{p}: --period: {e}");
+                        bad = true;
+                        continue;
+                    }
                 }
-            },
+            }
             (_, None, Some(t)) => period::resolve(kind, spec.timezone, t)
                 .map(|per| per.label)
                 .unwrap_or_default(),
@@ -282,6 +316,63 @@ pub async fn run(cli_config: Option<&Path>, args: &PlanArgs) -> i32 {
         out.batches
     );
     exit::OK
+}
+
+/// `--schedule due`: one entry per query and period whose schedule occurred in
+/// `(since, until]`; a query without a period runs once however often it occurred.
+fn due_entries(
+    specs: &[(String, QuerySpec)],
+    ids: &std::collections::BTreeMap<String, String>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    period_override: Option<&str>,
+) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for (p, spec) in specs {
+        let f = &spec.file.front;
+        let times = crate::schedule::occurrences(&f.schedule, spec.timezone, since, until);
+        let mut labels: Vec<String> = Vec::new();
+        for t in &times {
+            let label = match (f.period, period_override) {
+                (PeriodKind::None, _) => String::new(),
+                (_, Some(l)) => l.to_string(),
+                (k, None) => period::resolve(k, spec.timezone, *t)
+                    .map(|per| per.label)
+                    .unwrap_or_default(),
+            };
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        let many = labels.len() > 1;
+        for label in labels {
+            let id = if many {
+                format!(
+                    "{}-{}",
+                    ids[p],
+                    label.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+                )
+            } else {
+                ids[p].clone()
+            };
+            eprintln!(
+                "{p}: due ({}){}",
+                f.schedule.label(),
+                if label.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {label}")
+                }
+            );
+            entries.push(Entry {
+                query: p.clone(),
+                id,
+                period: label,
+                variants: f.variants.iter().map(|v| v.name.clone()).collect(),
+            });
+        }
+    }
+    entries
 }
 
 /// `--as-of`, else the workflow run's original creation time, else (outside GitHub

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::ReportFormat;
-use crate::catalog::query::Schedule;
 use crate::catalog::{Catalog, QuerySpec, query_files};
 use crate::exit;
 use crate::pipeline::{self, RunContext, Shutdown};
@@ -21,7 +20,7 @@ pub struct RunArgs {
     /// Run every query file under queries/.
     #[arg(long, conflicts_with_all = ["paths", "schedule"])]
     pub all: bool,
-    /// Run every query with this schedule (`monthly`).
+    /// Run every query with this schedule (`daily`, `weekly`, `monthly`, `quarterly`).
     #[arg(long, value_name = "SCHEDULE", conflicts_with = "paths")]
     pub schedule: Option<String>,
     /// Use this period instead of the computed one: 2026-10 (months), 2026-10-05
@@ -206,10 +205,12 @@ fn select(catalog: &Catalog, args: &RunArgs) -> Result<Vec<QuerySpec>, i32> {
             Ok(spec) => {
                 let keep = match args.schedule.as_deref() {
                     None => true,
-                    Some("monthly") => spec.file.front.schedule == Schedule::Monthly,
+                    Some(word @ ("daily" | "weekly" | "monthly" | "quarterly")) => {
+                        spec.file.front.schedule.label() == word
+                    }
                     Some(other) => {
                         eprintln!(
-                            "--schedule {other}: only `monthly` is a schedule name (cron schedules run by GitHub's cron)"
+                            "--schedule {other}: use daily, weekly, monthly or quarterly (cron schedules and catching up run through `sqlcourier plan --schedule due`)"
                         );
                         return Err(exit::USAGE);
                     }

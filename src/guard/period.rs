@@ -138,6 +138,27 @@ pub fn resolve(kind: PeriodKind, tz: Tz, as_of: DateTime<Utc>) -> Option<Period>
     })
 }
 
+/// Refuses a period that has not ended at `now` (a chosen `--period 2030-01` would
+/// deliver an empty or partial file marked as done); `current_month` is meant to.
+pub fn refuse_unfinished(p: &Period, now: DateTime<Utc>) -> Result<(), String> {
+    if p.kind == PeriodKind::CurrentMonth {
+        return Ok(());
+    }
+    let end =
+        p.tz.from_local_datetime(&p.end)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc));
+    match end {
+        Some(end) if end > now => Err(format!(
+            "the period {} has not ended yet (it ends {} {}), so its file would be incomplete; choose a period that has ended, or use `period: current_month` for a running month",
+            p.label,
+            p.end.format("%Y-%m-%d %H:%M"),
+            p.tz
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Parses a `--period` override such as `2026-10` for a query of `kind`.
 pub fn parse_label(kind: PeriodKind, label: &str, tz: Tz) -> Result<Period, String> {
     let bad = |want: &str| {
@@ -209,6 +230,29 @@ fn label_of(kind: PeriodKind, start: NaiveDate) -> String {
         }
         PeriodKind::PreviousQuarter => format!("{}-Q{}", start.year(), (start.month() - 1) / 3 + 1),
         PeriodKind::PreviousYear => start.year().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod unfinished_tests {
+    use super::*;
+
+    #[test]
+    fn a_future_or_running_period_is_refused_unless_current_month() {
+        let tz = chrono_tz::Asia::Tokyo;
+        let now = Utc.with_ymd_and_hms(2026, 11, 15, 0, 0, 0).unwrap();
+        let p = parse_label(PeriodKind::PreviousMonth, "2030-01", tz).unwrap();
+        assert!(
+            refuse_unfinished(&p, now)
+                .unwrap_err()
+                .contains("has not ended yet")
+        );
+        let p = parse_label(PeriodKind::PreviousMonth, "2026-11", tz).unwrap();
+        assert!(refuse_unfinished(&p, now).is_err());
+        let p = parse_label(PeriodKind::PreviousMonth, "2026-10", tz).unwrap();
+        assert!(refuse_unfinished(&p, now).is_ok());
+        let p = parse_label(PeriodKind::CurrentMonth, "2026-11", tz).unwrap();
+        assert!(refuse_unfinished(&p, now).is_ok());
     }
 }
 

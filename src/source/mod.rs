@@ -8,6 +8,7 @@
 //! written `1`/`0`); binary as `0x` and lower-case hex; MySQL zero dates as written
 //! by MySQL (`0000-00-00`).
 
+mod db_advice;
 pub mod float;
 pub mod kind;
 pub mod mysql;
@@ -245,7 +246,29 @@ pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
         {
             "check the user name and password in the connection URL secret"
         }
-        sqlx::Error::Database(_) => {
+        sqlx::Error::Database(d) => {
+            let db = if d
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .is_some()
+            {
+                db_advice::Db::Mysql
+            } else if d
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                db_advice::Db::Postgres
+            } else {
+                db_advice::Db::Sqlite
+            };
+            let number = d
+                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                .map(|m| m.number());
+            if let Some(a) = db_advice::advice(db, d.code().as_deref(), number, d.message()) {
+                return anyhow::anyhow!(
+                    "{phase}: {}. What to do: {a}",
+                    crate::redact::db_error_text(e)
+                );
+            }
             "fix the query where the error says, or ask an engineer to look up the error code (the server's own words are left out when they could quote data)"
         }
         sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => {

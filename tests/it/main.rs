@@ -13,6 +13,7 @@ mod guard;
 mod messages;
 mod pii;
 mod review;
+mod schedules;
 mod schema;
 mod sink_conformance;
 mod source_conformance;

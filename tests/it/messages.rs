@@ -196,3 +196,35 @@ fn a_setting_not_indented_in_sqlcourier_yaml_names_its_section() {
     assert!(out.contains("sqlcourier.yaml:2:1:"), "{out}");
     assert!(out.contains("belongs under `defaults:`"), "{out}");
 }
+
+#[test]
+fn a_database_error_at_run_time_is_explained_by_its_code() {
+    let repo = Repo::new("sqlite");
+    repo.query("q.sql", "", "SELECT amuont FROM (SELECT 1 AS amount) AS o");
+    let o = repo.run("sqlite::memory:", &["run", "queries/q.sql"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("the column `amuont` does not exist"), "{out}");
+    assert!(!out.contains("read its message above"), "{out}");
+}
+
+#[test]
+fn a_period_that_has_not_ended_is_refused_not_delivered_empty() {
+    let repo = Repo::new("sqlite");
+    repo.query(
+        "q.sql",
+        "period: previous_month\n",
+        "SELECT 1 AS n WHERE '2000-01-01' >= :period_start AND '2000-01-01' < :period_end",
+    );
+    let o = repo.run(
+        "sqlite::memory:",
+        &["run", "queries/q.sql", "--period", "2030-01"],
+    );
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("the period 2030-01 has not ended yet"),
+        "{out}"
+    );
+    assert!(!repo.out("q_2030-01.csv").exists(), "{out}");
+}

@@ -110,7 +110,7 @@ fn reviewer_summary_shows_readers_dates_masks_and_a_removed_mask() {
         // who can read it / a local folder on an ephemeral runner is flagged
         "whoever can log in to the machine",
         "⚠️ `local` destination",
-        "| Runs | on merge, then on the 1st of every month at 09:17 JST (00:17 UTC) |",
+        "| Runs | on merge, then on the 1st of every month shortly after 00:00 JST (the hourly scheduler",
         "previous_month: a run now covers ",
         "Asia/Tokyo (the end excluded)",
         "| Time limit | 30m |",
