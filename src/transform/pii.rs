@@ -190,41 +190,19 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
     } else if (v[0].is_ascii_digit() || v[0] == b'-') && is_typed_value(v) {
         return;
     }
-    // the pre-filter: what kinds of characters are there at all? `tok` counts the
-    // digits of the current number-like token (digits joined by at most two
-    // separators), `max_tok` the most any token has
-    let mut high = false;
-    let mut run = 0usize;
-    let mut long_run = false;
-    let (mut tok, mut seps, mut max_tok) = (0usize, 0usize, 0usize);
-    for &b in v {
-        if b.is_ascii_digit() {
-            tok += 1;
-            seps = 0;
-            max_tok = max_tok.max(tok);
-        } else if tok > 0 && matches!(b, b'-' | b' ' | b'(' | b')' | b'.' | b'/') {
-            seps += 1;
-            if seps > 2 {
-                tok = 0;
-                seps = 0;
-            }
-        } else {
-            tok = 0;
-            seps = 0;
-        }
-        high |= b >= 0x80;
-        if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'_' || b == b'-' {
-            run += 1;
-            long_run |= run >= MIN_ENCODED;
-        } else {
-            run = 0;
-        }
-    }
+    // the pre-filter: which detectors can match at all? Each test is a cheap,
+    // mostly vectorised scan; the detailed ones run only when one says so.
+    let high = !v.is_ascii();
     let at = memchr::memchr(b'@', v).is_some() || (high && contains(v, "＠".as_bytes()));
     let percent = memchr::memchr(b'%', v).is_some() && contains(v, b"%40");
-    // typed values (a date, a time stamp, a decimal number) never hold a phone or
-    // card number; a plain integer is one only with the right number of digits
-    let numbers = high || (max_tok >= 10 && !is_typed_value(v));
+    // phone and card numbers need 10 digits in one token (digits joined by at most
+    // two separators); typed values (a date, a time stamp, a decimal) never hold one
+    let numbers = high
+        || (v.iter().filter(|b| b.is_ascii_digit()).count() >= 10
+            && max_token_digits(v) >= 10
+            && !is_typed_value(v));
+    // hex and base64 need a run of MIN_ENCODED such characters
+    let long_run = v.len() >= MIN_ENCODED && has_b64_run(v);
     if !at && !numbers && !long_run && !percent {
         return;
     }
@@ -251,6 +229,50 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
             return;
         }
     }
+}
+
+/// The most digits any number-like token of `v` has.
+fn max_token_digits(v: &[u8]) -> usize {
+    let (mut tok, mut seps, mut max) = (0usize, 0usize, 0usize);
+    for &b in v {
+        if b.is_ascii_digit() {
+            tok += 1;
+            seps = 0;
+            max = max.max(tok);
+        } else if tok > 0 && matches!(b, b'-' | b' ' | b'(' | b')' | b'.' | b'/') && seps < 2 {
+            seps += 1;
+        } else {
+            tok = 0;
+            seps = 0;
+        }
+    }
+    max
+}
+
+/// Is there a run of `MIN_ENCODED` hex/base64 characters? Looks at every
+/// `MIN_ENCODED`-th byte only: a run that long must cover one of them.
+fn has_b64_run(v: &[u8]) -> bool {
+    let n = MIN_ENCODED;
+    let mut i = n - 1;
+    while i < v.len() {
+        if !is_b64(v[i]) {
+            i += n;
+            continue;
+        }
+        let mut start = i;
+        while start > 0 && is_b64(v[start - 1]) {
+            start -= 1;
+        }
+        let mut end = i + 1;
+        while end < v.len() && is_b64(v[end]) {
+            end += 1;
+        }
+        if end - start >= n {
+            return true;
+        }
+        i = end + n;
+    }
+    false
 }
 
 /// A whole cell that is a date or time stamp (`2026-10-01`, `2026-10-01 12:34:56.5+09`)
