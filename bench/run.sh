@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS=${ROWS:-2000000}
+db=${SQLCOURIER_TEST_DB:-sqlcourier_test}
 RUNS=${RUNS:-3}
 
 # shellcheck source=tests/lib/databases.sh
@@ -26,7 +27,7 @@ trap 'rm -rf "$work"' EXIT
 chmod 777 "$work"
 
 log "loading $ROWS rows into MariaDB and PostgreSQL"
-sed "s/@ROWS@/$ROWS/" bench/load.sql.mariadb | as_root mariadb --protocol=socket -uroot sqlcourier_test
+sed "s/@ROWS@/$ROWS/" bench/load.sql.mariadb | as_root mariadb --protocol=socket -uroot "$db"
 sed "s/@ROWS@/$ROWS/" bench/load.sql.postgres | psql -q -v ON_ERROR_STOP=1 "$SQLCOURIER_TEST_PG_URL" >/dev/null
 
 # a repository with one query per case
@@ -58,6 +59,10 @@ sed -i "s|^databases:|databases:\n  demo: {driver: sqlite, url_env: BENCH_DEMO}|
 printf '/*---\ntitle: tiny\ndatabase: demo\ndestination: out\noutput: {file: tiny.csv}\n---*/\nSELECT prefecture, COUNT(*) AS members FROM members GROUP BY prefecture\n' >"$repo/queries/tiny.sql"
 export BENCH_DEMO="sqlite://$work/demo/demo.sqlite"
 
+# the same repository with the sniff window of earlier versions (first 1,000 rows):
+# full sniffing of every row is measured against it in the same run
+sed 's/^destinations:/masking: {sniff_rows: 1000}\ndestinations:/' "$repo/sqlcourier.yaml" >"$repo/window.yaml"
+
 export BENCH_MY=$SQLCOURIER_TEST_MYSQL_URL BENCH_PG=$SQLCOURIER_TEST_PG_URL
 export SQLCOURIER_MASK_KEY=benchmark-key-0123456789abcdef SQLCOURIER_LOG=warn
 
@@ -84,12 +89,14 @@ for run in $(seq 1 "$RUNS"); do
   log "run $run of $RUNS"
   rm -f "$work"/out/* "$work"/*.csv
   measure "pg: sqlcourier" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/pg.sql"
+  measure "pg: sqlcourier, sniff 1,000 rows" "$bin" --config "$repo/window.yaml" run "$repo/queries/pg.sql"
   measure "pg: psql \\copy" psql "$SQLCOURIER_TEST_PG_URL" -c "\\copy (SELECT * FROM orders) to '$work/psql.csv' with (format csv, header)"
   measure "my: sqlcourier" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/my.sql"
+  measure "my: sqlcourier, sniff 1,000 rows" "$bin" --config "$repo/window.yaml" run "$repo/queries/my.sql"
   rm -f "$work/outfile.csv"
-  measure "my: INTO OUTFILE" "${sudo[@]}" mariadb --protocol=socket -uroot sqlcourier_test -e \
+  measure "my: INTO OUTFILE" "${sudo[@]}" mariadb --protocol=socket -uroot "$db" -e \
     "SELECT * INTO OUTFILE '$work/outfile.csv' FIELDS TERMINATED BY ',' OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\r\\n' FROM orders"
-  measure "my: mariadb --batch --quick" bash -c "mariadb --batch --quick -h127.0.0.1 -usqlcourier_admin -psqlcourier_admin sqlcourier_test -e 'SELECT * FROM orders' > '$work/batch.tsv'"
+  measure "my: mariadb --batch --quick" bash -c "mariadb --batch --quick -h127.0.0.1 -usqlcourier_admin -psqlcourier_admin $db -e 'SELECT * FROM orders' > '$work/batch.tsv'"
   measure "my: sqlcourier, 3 masked" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/my_masked.sql"
   measure "pg: sqlcourier, 3 masked" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/pg_masked.sql"
   measure "my: sqlcourier, gzip" "$bin" --config "$repo/sqlcourier.yaml" run "$repo/queries/my_gzip.sql"
@@ -131,6 +138,8 @@ checks = [
     ("MariaDB: sqlcourier vs mariadb --batch --quick (≤ 1.0)", ratio("my: sqlcourier", "my: mariadb --batch --quick"), 1.0),
     ("3 masked columns: time ≤ 1.25 × unmasked (MariaDB; = throughput ≥ 0.8×)", ratio("my: sqlcourier, 3 masked", "my: sqlcourier"), 1.25),
     ("3 masked columns: time ≤ 1.25 × unmasked (PostgreSQL)", ratio("pg: sqlcourier, 3 masked", "pg: sqlcourier"), 1.25),
+    ("full sniffing: time ≤ 1.11 × 1,000-row window (PostgreSQL; = throughput ≥ 0.9×)", ratio("pg: sqlcourier", "pg: sqlcourier, sniff 1,000 rows"), 1.11),
+    ("full sniffing: time ≤ 1.11 × 1,000-row window (MariaDB)", ratio("my: sqlcourier", "my: sqlcourier, sniff 1,000 rows"), 1.11),
     ("gzip: time ≤ 1.3 × uncompressed (MariaDB)", ratio("my: sqlcourier, gzip", "my: sqlcourier"), 1.3),
 ]
 for name, r, limit in checks:

@@ -2,6 +2,8 @@
 //! reads is registered here; everything printed as an error or log passes through
 //! [`scrub`].
 
+pub mod db;
+
 use std::sync::{Mutex, OnceLock};
 
 fn secrets() -> &'static Mutex<Vec<String>> {
@@ -75,9 +77,10 @@ pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
     s
 }
 
-/// A database error's text, scrubbed.
+/// A database error's text: its code, position and a text that cannot quote a data
+/// value (see [`db::safe_db_error`]), scrubbed of secrets.
 pub fn db_error_text(e: &sqlx::Error) -> String {
-    scrub(&e.to_string())
+    db::safe_db_error(e).to_string()
 }
 
 #[cfg(test)]

@@ -186,7 +186,7 @@ impl Catalog {
                 Some(cat) => {
                     known = crate::schema::check::check(cat, &file, st, db.driver, &mut problems)
                 }
-                None => check_personal_columns(&file, st, &mut problems),
+                None => check_personal_columns(&file, &st.lineage, &mut problems),
             }
         }
         let template = check_output(&file, &mut problems);
@@ -497,14 +497,18 @@ fn check_masking_block(file: &QueryFile, problems: &mut Vec<Diagnostic>) {
 /// `check`-time personal-data guard: every result column is judged by what it is made
 /// of (its lineage), and every personal column the query reads anywhere else (filters,
 /// joins, grouping) must be allowed. See [`crate::guard::personal`].
-fn check_personal_columns(file: &QueryFile, st: &CheckedStatement, problems: &mut Vec<Diagnostic>) {
+fn check_personal_columns(
+    file: &QueryFile,
+    lineage: &crate::guard::lineage::Lineage,
+    problems: &mut Vec<Diagnostic>,
+) {
     use crate::guard::lineage::Reach;
     let f = &file.front;
     let rules = crate::guard::personal::Rules {
         mask: &f.mask,
         allowed: &f.pii_allowed,
+        classify: None,
     };
-    let lineage = &st.lineage;
     let mut names = BTreeSet::new();
     let mut all_named = true;
     let mut judged = Reach::new();

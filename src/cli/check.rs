@@ -190,17 +190,24 @@ pub fn explain(catalog: &Catalog, specs: &[QuerySpec], fmt: Explain) -> String {
                     Some(k) => known_columns(k),
                     None => spec
                         .statement
+                        .lineage
                         .columns
                         .iter()
                         .map(|c| {
-                            if c.wildcard {
-                                "`*` (checked at run time)".to_string()
-                            } else {
-                                format!(
-                                    "`{}`",
-                                    c.name.clone().unwrap_or_else(|| "(unnamed)".into())
-                                )
+                            if let Some(e) = &c.expand {
+                                return format!("`{}.*` (checked at run time)", e.table);
                             }
+                            let name = format!(
+                                "`{}`",
+                                c.name.clone().unwrap_or_else(|| "(unnamed)".into())
+                            );
+                            if c.reach.is_empty() {
+                                return name;
+                            }
+                            // what the column is made of: reviewers see renames
+                            let from: Vec<String> =
+                                c.reach.iter().map(|o| format!("`{o}`")).collect();
+                            format!("{name} ← {}", from.join(" + "))
                         })
                         .collect::<Vec<_>>()
                         .join(", "),

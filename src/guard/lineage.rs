@@ -160,7 +160,7 @@ impl Lineage {
             for c in &middle {
                 if let Some(e) = &c.expand {
                     r.insert(Origin::Column {
-                        table: Some(e.table.clone()),
+                        table: (!e.table.is_empty()).then(|| e.table.clone()),
                         column: name.to_lowercase(),
                     });
                     r.extend(e.extra.iter().cloned());
@@ -253,19 +253,15 @@ pub fn analyze(
                 expand: Some(e),
                 at: p.at,
             },
+            // columns of a table function: named only at run time, each may carry
+            // whatever the function's arguments read
             Kind::Opaque(reach) => ResultColumn {
                 name: None,
-                reach: {
-                    let mut r = reach;
-                    r.insert(Origin::Unknown {
-                        why: "columns of a table function".into(),
-                    });
-                    r
-                },
+                reach: Reach::new(),
                 expand: Some(Expand {
                     table: String::new(),
                     skip: 0,
-                    extra: Reach::new(),
+                    extra: reach,
                 }),
                 at: p.at,
             },
@@ -1115,6 +1111,14 @@ impl Visitor for ReachVisitor<'_, '_> {
             Expr::Function(f) => {
                 let name = last_part(&f.name);
                 if name == "count" {
+                    // `COUNT(*) FILTER (WHERE email = …)` filters on what it reads
+                    if self.in_count == 0
+                        && let Some(filter) = &f.filter
+                    {
+                        let r = self.a.reach_of(filter.as_ref(), None);
+                        let at = (self.a.at)(filter.span().start);
+                        self.a.use_all(&r, at);
+                    }
                     self.in_count += 1;
                 }
                 if let FunctionArguments::List(list) = &f.args {
@@ -1509,8 +1513,27 @@ mod tests {
         let l = lin("SELECT COUNT(email) AS n FROM members", false, &NoSchema);
         assert!(l.columns[0].reach.is_empty(), "COUNT hides the value");
         assert!(l.used.is_empty(), "{:?}", l.used);
+        let l = lin(
+            "SELECT COUNT(*) FILTER (WHERE email LIKE 'a%') AS n FROM members",
+            true,
+            &NoSchema,
+        );
+        assert!(l.used.keys().any(|o| o.to_string() == "members.email"));
         let l = lin("SELECT a.x FROM a NATURAL JOIN b", true, &NoSchema);
         assert!(l.used.keys().any(|o| matches!(o, Origin::Unknown { .. })));
+    }
+
+    #[test]
+    fn table_function_columns_carry_their_arguments() {
+        let l = lin(
+            "SELECT * FROM unnest(ARRAY(SELECT email FROM members)) AS u",
+            true,
+            &NoSchema,
+        );
+        let e = l.columns[0].expand.as_ref().expect("expanded at run time");
+        assert!(e.extra.iter().any(|o| o.to_string() == "members.email"));
+        let l = lin("SELECT * FROM generate_series(1, 3) AS g", true, &NoSchema);
+        assert!(l.columns[0].expand.as_ref().unwrap().extra.is_empty());
     }
 
     #[test]

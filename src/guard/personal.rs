@@ -17,10 +17,19 @@ use std::collections::BTreeMap;
 use crate::guard::lineage::{Origin, Reach};
 use crate::transform::pii;
 
+/// The data owner's classification of source columns (the schema catalogue).
+pub trait Classify {
+    /// `Some(Some(why))`: personal; `Some(None)`: marked not personal; `None`: not
+    /// classified (the name heuristics decide).
+    fn personal(&self, table: Option<&str>, column: &str) -> Option<Option<String>>;
+}
+
 /// What the file says about personal columns.
 pub struct Rules<'a, M> {
     pub mask: &'a BTreeMap<String, M>,
     pub allowed: &'a BTreeMap<String, String>,
+    /// The catalogue's classification, consulted before the name heuristics.
+    pub classify: Option<&'a dyn Classify>,
 }
 
 /// Why a column may not leave as it is.
@@ -53,6 +62,19 @@ impl<M> Rules<'_, M> {
         self.mask.contains_key(name)
     }
 
+    /// Why a source column is personal, or `None`.
+    pub fn personal(&self, o: &Origin) -> Option<String> {
+        let Origin::Column { table, column } = o else {
+            return None;
+        };
+        if let Some(c) = self.classify
+            && let Some(verdict) = c.personal(table.as_deref(), column)
+        {
+            return verdict;
+        }
+        pii::personal_name(column)
+    }
+
     /// Is this source allowed by a `pii_allowed:` key naming it?
     pub fn origin_allowed(&self, o: &Origin) -> bool {
         match o {
@@ -82,12 +104,12 @@ impl<M> Rules<'_, M> {
         let mut all_allowed = !reach.is_empty();
         for o in reach {
             match o {
-                Origin::Column { column, .. } => {
+                Origin::Column { .. } => {
                     if self.origin_allowed(o) {
                         continue;
                     }
                     all_allowed = false;
-                    if let Some(word) = pii::personal_name(column) {
+                    if let Some(word) = self.personal(o) {
                         problems.push(Problem::Personal {
                             origin: o.clone(),
                             word,
@@ -115,11 +137,11 @@ impl<M> Rules<'_, M> {
     /// A source the query reads outside the result (filters, joins, grouping): may it?
     pub fn judge_used(&self, o: &Origin) -> Option<Problem> {
         match o {
-            Origin::Column { column, .. } => {
+            Origin::Column { .. } => {
                 if self.origin_allowed(o) {
                     return None;
                 }
-                pii::personal_name(column).map(|word| Problem::Personal {
+                self.personal(o).map(|word| Problem::Personal {
                     origin: o.clone(),
                     word,
                 })
@@ -232,6 +254,7 @@ mod tests {
         let r = Rules {
             mask: &mask,
             allowed: &allowed,
+            classify: None,
         };
         let region = Reach::from([col("members", "prefecture")]);
         assert_eq!(r.judge(Some("region"), &region), Ok(Treatment::Allowed));
@@ -248,6 +271,7 @@ mod tests {
         let r = Rules {
             mask: &mask,
             allowed: &allowed,
+            classify: None,
         };
         assert_eq!(r.judge(Some("j"), &row), Ok(Treatment::Allowed));
         assert!(r.judge(Some("j"), &email).is_err());

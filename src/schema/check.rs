@@ -258,6 +258,8 @@ fn personal_outputs(
     let rules = Rules {
         mask: &f.mask,
         allowed: &f.pii_allowed,
+        // the owner's marks are applied here, before these rules see what is left
+        classify: None,
     };
     let mut findings: Vec<Finding> = Vec::new();
     for (i, (c, name)) in lineage.columns.iter().zip(names).enumerate() {
@@ -374,6 +376,8 @@ fn personal_uses(
     let rules = Rules {
         mask: &f.mask,
         allowed: &f.pii_allowed,
+        // the owner's marks are applied here, before these rules see what is left
+        classify: None,
     };
     // a source that reaches the result is judged there (masked, allowed or refused)
     let judged: BTreeSet<&Origin> = lineage.columns.iter().flat_map(|c| &c.reach).collect();
@@ -461,6 +465,10 @@ fn misfit(rule: MaskRule, class: TypeClass) -> Option<&'static str> {
         MaskRule::Last4 => match class {
             T::Text | T::Integer | T::Number | T::Other => None,
             _ => Some("keeps the last four digits, so it needs a text or number column"),
+        },
+        MaskRule::Scrub => match class {
+            T::Text | T::Other => None,
+            _ => Some("removes personal data from text, so it needs a text column"),
         },
         MaskRule::Hash | MaskRule::Redact | MaskRule::Null => None,
     }

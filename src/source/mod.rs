@@ -220,7 +220,9 @@ pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
         {
             "check the user name and password in the connection URL secret"
         }
-        sqlx::Error::Database(_) => "the database refused the query; read its message above",
+        sqlx::Error::Database(_) => {
+            "fix the query where the error says, or ask an engineer to look up the error code (the server's own words are left out when they could quote data)"
+        }
         sqlx::Error::PoolTimedOut | sqlx::Error::Protocol(_) => {
             "try again; if it keeps failing, check the database server"
         }

@@ -27,6 +27,10 @@ pub enum MaskRule {
     Year,
     /// Keeps the year and month of a date or date-time: `2026-10`.
     Month,
+    /// Keeps free text and replaces every e-mail address, phone and card number found
+    /// in it (the sniffer's detectors, also inside hex/base64) with `[email]`,
+    /// `[phone]`, `[card]`.
+    Scrub,
 }
 
 impl MaskRule {
@@ -39,6 +43,7 @@ impl MaskRule {
             MaskRule::Null => "null",
             MaskRule::Year => "year",
             MaskRule::Month => "month",
+            MaskRule::Scrub => "scrub",
         }
     }
 }
@@ -94,6 +99,7 @@ impl Masker {
         match self.rule {
             MaskRule::Null => return Masked::Null,
             MaskRule::Redact => out.extend_from_slice(b"[redacted]"),
+            MaskRule::Scrub => super::pii::scrub(v, out),
             MaskRule::Hash => {
                 let mut mac = self.hmac.clone().expect("hash masker has a key");
                 mac.update(v);
@@ -230,6 +236,38 @@ mod tests {
         );
         assert_eq!(mask(MaskRule::Email, "not-an-address").unwrap(), "***");
         assert_eq!(mask(MaskRule::Email, "").unwrap(), "");
+    }
+
+    /// The README's `scrub` golden vectors.
+    pub(crate) const SCRUB_GOLDEN: &[(&str, &str)] = &[
+        ("連絡先は taro@example.com です", "連絡先は [email] です"),
+        ("call 090-1234-5678 after 6pm", "call [phone] after 6pm"),
+        (
+            "TEL:03-1234-5678／FAX:03-1234-5679",
+            "TEL:[phone]／FAX:[phone]",
+        ),
+        ("携帯０９０－１２３４－５６７８まで", "携帯[phone]まで"),
+        ("intl +81 90 1234 5678.", "intl [phone]."),
+        (
+            "card 4111 1111 1111 1111 exp 12/27",
+            "card [card] exp 12/27",
+        ),
+        ("a@b.jp,c@d.jp", "[email],[email]"),
+        ("hex 7461726f406578616d706c652e636f6d ok", "hex [email] ok"),
+        ("b64 dGFyb0BleGFtcGxlLmNvbQ== ok", "b64 [email] ok"),
+        (
+            "order 12345, 2026-10-01 12:34, 0.0000000001",
+            "order 12345, 2026-10-01 12:34, 0.0000000001",
+        ),
+        ("山田@例え.jp", "[email]"),
+        ("", ""),
+    ];
+
+    #[test]
+    fn golden_scrub() {
+        for (input, want) in SCRUB_GOLDEN {
+            assert_eq!(mask(MaskRule::Scrub, input).unwrap(), *want, "{input}");
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use anyhow::{Result, bail};
 use crate::encode::CsvEncoder;
 use crate::encode::gzip::OutputWriter;
 use crate::guard::lineage::{Lineage, Origin, Reach};
-use crate::guard::personal::{Rules, Treatment};
+use crate::guard::personal::{Problem, Rules, Treatment};
 use crate::source::RowSink;
 use mask::{MaskRule, Masked, Masker};
 
@@ -41,6 +41,8 @@ pub struct TransformPlan {
 
 struct ColumnPlan {
     name: String,
+    /// The `pii_allowed:` key(s) that would let it through unsniffed.
+    allow: String,
     mask: Option<Masker>,
     sniff: bool,
 }
@@ -134,15 +136,21 @@ impl RowSink for Transformer {
         let rules = Rules {
             mask: &self.plan.mask,
             allowed: &self.plan.pii_allowed,
+            classify: None,
         };
         let mut plans = Vec::with_capacity(names.len());
         for (name, reach) in names.iter().zip(&reaches) {
             let treatment = match rules.judge(Some(name), reach) {
                 Ok(t) => t,
-                Err(problems) => {
-                    let (msg, help) = problems[0].message(Some(name));
-                    bail!("the result has a column `{name}`: {msg}; nothing was delivered. {help}");
-                }
+                Err(problems) => match &problems[0] {
+                    Problem::Name { word } => bail!(
+                        "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file",
+                    ),
+                    p => {
+                        let (msg, help) = p.message(Some(name));
+                        bail!("in the result, {msg}; nothing was delivered. {help}");
+                    }
+                },
             };
             let mask = match (treatment, self.plan.mask.get(name)) {
                 (Treatment::Masked, Some(rule)) => Some(
@@ -151,7 +159,17 @@ impl RowSink for Transformer {
                 ),
                 _ => None,
             };
+            // what a reviewer would allow: the source columns it is made of
+            let sources: Vec<String> = reach
+                .iter()
+                .filter_map(|o| match o {
+                    Origin::Column { column, .. } => Some(column.clone()),
+                    _ => None,
+                })
+                .collect();
+            let allow = sources.first().cloned().unwrap_or_else(|| name.clone());
             plans.push(ColumnPlan {
+                allow,
                 name: name.clone(),
                 sniff: treatment == Treatment::Sniffed && self.plan.sniff_rows > 0,
                 mask,
@@ -184,12 +202,12 @@ impl RowSink for Transformer {
                         && let Some(kind) = pii::sniff(v)
                     {
                         bail!(
-                            "column `{}` holds what look like {} (row {row_no}); nothing was delivered. Add `mask: {{{}: {}}}` or, if a reviewer agrees they may leave unmasked, `pii_allowed: {{{}: \"reason\"}}`",
+                            "column `{}` holds what look like {} (row {row_no}); nothing was delivered. Add `mask: {{{}: {}}}` (`scrub` keeps free text and replaces what was found) or, if a reviewer agrees they may leave unmasked, `pii_allowed: {{{}: \"reason\"}}`",
                             col.name,
                             kind.words(),
                             col.name,
                             kind.rule(),
-                            col.name
+                            col.allow
                         );
                     }
                     *v

@@ -174,14 +174,43 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
     if v.len() < MIN_LEN {
         return;
     }
-    // the pre-filter: what kinds of characters are there at all?
-    let mut digits = 0usize;
+    // the usual typed cells first: an integer, a date or time stamp, a decimal
+    if v.iter().all(u8::is_ascii_digit) {
+        if v.len() < MIN_ENCODED {
+            // `phone` without the `+`: 0, a non-zero digit, 10–11 digits
+            if (10..=11).contains(&v.len()) && v[0] == b'0' && v[1] != b'0' {
+                hit(Hit {
+                    start: 0,
+                    end: v.len(),
+                    kind: Sniffed::Phone,
+                });
+            }
+            return;
+        }
+    } else if (v[0].is_ascii_digit() || v[0] == b'-') && is_typed_value(v) {
+        return;
+    }
+    // the pre-filter: what kinds of characters are there at all? `tok` counts the
+    // digits of the current number-like token (digits joined by at most two
+    // separators), `max_tok` the most any token has
     let mut high = false;
     let mut run = 0usize;
     let mut long_run = false;
+    let (mut tok, mut seps, mut max_tok) = (0usize, 0usize, 0usize);
     for &b in v {
         if b.is_ascii_digit() {
-            digits += 1;
+            tok += 1;
+            seps = 0;
+            max_tok = max_tok.max(tok);
+        } else if tok > 0 && matches!(b, b'-' | b' ' | b'(' | b')' | b'.' | b'/') {
+            seps += 1;
+            if seps > 2 {
+                tok = 0;
+                seps = 0;
+            }
+        } else {
+            tok = 0;
+            seps = 0;
         }
         high |= b >= 0x80;
         if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'_' || b == b'-' {
@@ -192,8 +221,11 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
         }
     }
     let at = memchr::memchr(b'@', v).is_some() || (high && contains(v, "＠".as_bytes()));
-    let numbers = digits >= 10 || high;
-    if !at && !numbers && !long_run {
+    let percent = memchr::memchr(b'%', v).is_some() && contains(v, b"%40");
+    // typed values (a date, a time stamp, a decimal number) never hold a phone or
+    // card number; a plain integer is one only with the right number of digits
+    let numbers = high || (max_tok >= 10 && !is_typed_value(v));
+    if !at && !numbers && !long_run && !percent {
         return;
     }
     let text = String::from_utf8_lossy(v);
@@ -205,8 +237,8 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
     if numbers {
         numbers_in(s, &mut hits);
     }
-    if long_run {
-        encoded(s, &mut hits);
+    if long_run || percent {
+        encoded(s, &mut hits, DEPTH);
     }
     hits.sort_by_key(|h| (h.start, std::cmp::Reverse(h.end)));
     let mut end = 0;
@@ -218,6 +250,70 @@ pub fn find(v: &[u8], hit: &mut dyn FnMut(Hit) -> bool) {
         if !hit(h) {
             return;
         }
+    }
+}
+
+/// A whole cell that is a date or time stamp (`2026-10-01`, `2026-10-01 12:34:56.5+09`)
+/// or a decimal number (`-0.1234567890`, `1.5e-10`), as databases write those types.
+fn is_typed_value(v: &[u8]) -> bool {
+    if v.len() >= 10
+        && v[..4].iter().all(u8::is_ascii_digit)
+        && v[4] == b'-'
+        && v[5..7].iter().all(u8::is_ascii_digit)
+        && v[7] == b'-'
+        && v[8..10].iter().all(u8::is_ascii_digit)
+    {
+        return is_time_rest(&v[10..]);
+    }
+    let body = v.strip_prefix(b"-").unwrap_or(v);
+    let (mantissa, exp) = match body.iter().position(|b| matches!(b, b'e' | b'E')) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let Some(dot) = mantissa.iter().position(|&b| b == b'.') else {
+        return false;
+    };
+    let (int, frac) = (&mantissa[..dot], &mantissa[dot + 1..]);
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.iter().all(u8::is_ascii_digit)
+        && frac.iter().all(u8::is_ascii_digit)
+        && exp.is_none_or(|e| {
+            let e = e.strip_prefix(b"-").or(e.strip_prefix(b"+")).unwrap_or(e);
+            !e.is_empty() && e.iter().all(u8::is_ascii_digit)
+        })
+}
+
+/// After a date: nothing, or ` HH:MM[:SS[.fraction]]` and an optional zone
+/// (`Z`, `+09`, `+09:00`, `-0500`).
+fn is_time_rest(r: &[u8]) -> bool {
+    let d = |x: &[u8]| x.iter().all(u8::is_ascii_digit);
+    if r.is_empty() {
+        return true;
+    }
+    if r.len() < 6 || !matches!(r[0], b' ' | b'T') || !d(&r[1..3]) || r[3] != b':' || !d(&r[4..6]) {
+        return false;
+    }
+    let mut i = 6;
+    if r.len() >= i + 3 && r[i] == b':' && d(&r[i + 1..i + 3]) {
+        i += 3;
+        if r.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while r.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            if i == start {
+                return false;
+            }
+        }
+    }
+    let zone = &r[i..];
+    match zone {
+        [] | [b'Z'] => true,
+        [b'+' | b'-', a, b] => d(&[*a, *b]),
+        [b'+' | b'-', a, b, b':', c, e] | [b'+' | b'-', a, b, c, e] => d(&[*a, *b, *c, *e]),
+        _ => false,
     }
 }
 
@@ -404,7 +500,12 @@ fn numbers_in(s: &str, hits: &mut Vec<Hit>) {
 
 fn classify(groups: &[Group], s: &str, hits: &mut Vec<Hit>) {
     let n = groups.len();
+    // the two sides of a decimal point are one number, never a phone number apart
+    let fraction = |i: usize| i > 0 && groups[i].sep_before == ".";
     for a in 0..n {
+        if fraction(a) {
+            continue;
+        }
         let mut digits: Vec<u8> = Vec::new();
         let mut seps = String::new();
         let plus = groups[a].plus || groups[a].sep_before.ends_with('+');
@@ -415,6 +516,9 @@ fn classify(groups: &[Group], s: &str, hits: &mut Vec<Hit>) {
             digits.extend_from_slice(&groups[b].digits);
             if digits.len() > 19 {
                 break;
+            }
+            if b + 1 < n && fraction(b + 1) {
+                continue;
             }
             // whole groups only, and not glued to more digits than the run holds
             let text = &s[groups[a].start..groups[b].end];
@@ -477,7 +581,9 @@ fn phone(d: &[u8], plus: bool) -> bool {
 /// Luhn check digit.
 fn card(d: &[u8], seps: &str) -> bool {
     if !(13..=19).contains(&d.len())
-        || !seps.chars().all(|c| matches!(c, ' ' | '-' | '　' | '－'))
+        || !seps
+            .chars()
+            .all(|c| matches!(c, ' ' | '-' | '.' | '　' | '－'))
         || d.iter().all(|&x| x == d[0])
     {
         return false;
@@ -516,14 +622,114 @@ fn luhn(d: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
-/// Hex and base64 runs long enough to hide a value: decoded, and looked at again (one
-/// level). A hit covers the whole encoded run.
-fn encoded(s: &str, hits: &mut Vec<Hit>) {
+/// How many encodings deep the sniffer looks (base64 of hex of a value is found).
+const DEPTH: u8 = 2;
+
+/// The first personal value in decoded text, looking `depth` encodings deeper.
+fn decoded_kind(d: &[u8], depth: u8) -> Option<Sniffed> {
+    let t = std::str::from_utf8(d).ok()?;
+    let mut inner = Vec::new();
+    if t.contains('@') || t.contains('＠') {
+        emails(t, &mut inner);
+    }
+    numbers_in(t, &mut inner);
+    if inner.is_empty() && depth > 0 && t.len() >= MIN_ENCODED {
+        encoded(t, &mut inner, depth - 1);
+    }
+    inner.first().map(|h| h.kind)
+}
+
+fn decode_run(run: &[u8]) -> Vec<Vec<u8>> {
     use base64::Engine as _;
+    let mut out = Vec::new();
+    // hex, also as MySQL (`0x…`) and PostgreSQL (`\x…`) write binary values
+    let hex_body = if run.len() > 2 && (run.starts_with(b"0x") || run.starts_with(b"0X")) {
+        &run[2..]
+    } else if run.len() > 1 && run[0] == b'x' {
+        &run[1..]
+    } else {
+        run
+    };
+    if hex_body.iter().all(u8::is_ascii_hexdigit)
+        && let Ok(d) = hex::decode(&hex_body[..hex_body.len() & !1])
+    {
+        out.push(d);
+    }
+    for engine in [
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ] {
+        if let Ok(d) = engine.decode(run) {
+            out.push(d);
+            break;
+        }
+    }
+    out
+}
+
+fn is_b64(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
+}
+
+/// Hex and base64 runs long enough to hide a value (`MIN_ENCODED` characters or more),
+/// base64 wrapped over lines, and percent-encoded addresses: decoded and looked at
+/// again, `depth` levels deep. A hit covers the whole encoded run.
+fn encoded(s: &str, hits: &mut Vec<Hit>, depth: u8) {
     let b = s.as_bytes();
+    // base64 as PostgreSQL's encode() writes it: lines of 76 characters
+    if b.contains(&b'\n') {
+        let compact: Vec<u8> = b
+            .iter()
+            .copied()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let body = compact
+            .strip_suffix(b"==")
+            .or(compact.strip_suffix(b"="))
+            .unwrap_or(&compact);
+        if body.len() >= MIN_ENCODED
+            && body.iter().all(|&c| is_b64(c))
+            && let Some(kind) = decode_run(body).iter().find_map(|d| decoded_kind(d, depth))
+        {
+            hits.push(Hit {
+                start: 0,
+                end: b.len(),
+                kind,
+            });
+            return;
+        }
+    }
+    // `taro%40example.com`
+    if memchr::memmem::find(b, b"%40").is_some() {
+        let url = |c: u8| c.is_ascii_alphanumeric() || b"%._+-~".contains(&c);
+        let mut i = 0;
+        while let Some(k) = memchr::memmem::find(&b[i..], b"%40") {
+            let at = i + k;
+            let mut start = at;
+            while start > 0 && url(b[start - 1]) {
+                start -= 1;
+            }
+            let mut end = at + 3;
+            while end < b.len() && url(b[end]) {
+                end += 1;
+            }
+            let decoded: Vec<u8> = percent_decode(&b[start..end]);
+            let mut inner = Vec::new();
+            if let Ok(t) = std::str::from_utf8(&decoded) {
+                emails(t, &mut inner);
+            }
+            if let Some(h) = inner.first() {
+                hits.push(Hit {
+                    start,
+                    end,
+                    kind: h.kind,
+                });
+            }
+            i = end.max(at + 3);
+        }
+    }
     let mut i = 0;
     while i < b.len() {
-        let is_b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_');
         if !is_b64(b[i]) {
             i += 1;
             continue;
@@ -537,48 +743,34 @@ fn encoded(s: &str, hits: &mut Vec<Hit>) {
             end += 1;
         }
         let run = &b[start..i];
-        if run.len() < MIN_ENCODED {
-            i = end.max(i);
-            continue;
-        }
-        let mut decoded: Vec<Vec<u8>> = Vec::new();
-        if run.iter().all(u8::is_ascii_hexdigit) {
-            let even = &run[..run.len() & !1];
-            if let Ok(d) = hex::decode(even) {
-                decoded.push(d);
-            }
-        }
-        let unpadded: Vec<u8> = run.to_vec();
-        for engine in [
-            &base64::engine::general_purpose::STANDARD_NO_PAD,
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-        ] {
-            if let Ok(d) = engine.decode(&unpadded) {
-                decoded.push(d);
-                break;
-            }
-        }
-        for d in decoded {
-            if std::str::from_utf8(&d).is_err() {
-                continue;
-            }
-            let mut inner = Vec::new();
-            let t = String::from_utf8_lossy(&d);
-            if t.contains('@') || t.contains('＠') {
-                emails(&t, &mut inner);
-            }
-            numbers_in(&t, &mut inner);
-            if let Some(h) = inner.first() {
-                hits.push(Hit {
-                    start,
-                    end,
-                    kind: h.kind,
-                });
-                break;
-            }
+        if run.len() >= MIN_ENCODED
+            && let Some(kind) = decode_run(run).iter().find_map(|d| decoded_kind(d, depth))
+        {
+            hits.push(Hit { start, end, kind });
         }
         i = end.max(i);
     }
+}
+
+fn percent_decode(b: &[u8]) -> Vec<u8> {
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h * 16 + l);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -649,6 +841,134 @@ mod tests {
         }
         for n in ["都道府県", "件数", "売上"] {
             assert_eq!(personal_name(n), None, "{n}");
+        }
+    }
+
+    /// Personal values hidden every way the issue names, and more.
+    #[test]
+    fn finds_personal_values_inside_text_and_encodings() {
+        use base64::Engine as _;
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        let cases: Vec<(String, Sniffed)> = vec![
+            (
+                "memo: please mail taro@example.com asap".into(),
+                Sniffed::Email,
+            ),
+            (
+                "連絡先はtaro.yamada+x@mail.example.co.jpまで".into(),
+                Sniffed::Email,
+            ),
+            ("TARO@EXAMPLE.COM;".into(), Sniffed::Email),
+            ("a@b.jp;c@d.jp;e@f.jp".into(), Sniffed::Email),
+            ("taro＠example.com".into(), Sniffed::Email),
+            ("電話は090-1234-5678です".into(), Sniffed::Phone),
+            ("tel 03-1234-5678".into(), Sniffed::Phone),
+            ("0312345678".into(), Sniffed::Phone),
+            ("09012345678".into(), Sniffed::Phone),
+            ("(03) 1234-5678".into(), Sniffed::Phone),
+            ("０３－１２３４－５６７８".into(), Sniffed::Phone),
+            ("+81-90-1234-5678".into(), Sniffed::Phone),
+            ("+1 415 555 0100".into(), Sniffed::Phone),
+            ("09012345678;09012345679".into(), Sniffed::Phone),
+            ("id 12 090 1234 5678".into(), Sniffed::Phone),
+            ("0120-123-456".into(), Sniffed::Phone),
+            ("pay with 4111-1111-1111-1111 please".into(), Sniffed::Card),
+            ("4111111111111111".into(), Sniffed::Card),
+            (
+                "５５００　００００　００００　０００４".into(),
+                Sniffed::Card,
+            ),
+            ("378282246310005".into(), Sniffed::Card),
+            (hex::encode("taro@example.com"), Sniffed::Email),
+            (hex::encode_upper("taro@example.com"), Sniffed::Email),
+            (hex::encode("090-1234-5678"), Sniffed::Phone),
+            (b64("taro@example.com"), Sniffed::Email),
+            (b64("09012345678"), Sniffed::Phone),
+            (b64("4111 1111 1111 1111"), Sniffed::Card),
+            (format!("x;{}", b64("jiro@example.org")), Sniffed::Email),
+            (
+                format!("0x{}", hex::encode("taro@example.com")),
+                Sniffed::Email,
+            ),
+            (
+                format!("\\x{}", hex::encode("090-1234-5678")),
+                Sniffed::Phone,
+            ),
+            (b64(&hex::encode("taro@example.com")), Sniffed::Email),
+            (hex::encode(b64("09012345678")), Sniffed::Phone),
+            ("dGFyb0BleGFt\ncGxlLmNvbQ==".into(), Sniffed::Email),
+            ("mailto:taro%40example.com".into(), Sniffed::Email),
+            ("4111.1111.1111.1111".into(), Sniffed::Card),
+        ];
+        for (v, want) in &cases {
+            assert_eq!(sniff(v.as_bytes()), Some(*want), "{v}");
+        }
+    }
+
+    #[test]
+    fn typed_values_skip_the_number_detectors() {
+        for v in [
+            "2026-10-01",
+            "2026-10-01 12:34",
+            "2026-10-01 12:34:56",
+            "2026-10-01T12:34:56.123456+09:00",
+            "2026-10-01 00:00:00+09",
+            "2026-10-01 00:00:00Z",
+            "0.1234567890",
+            "-12345678901234567890.0123456789",
+            "1.5e-10",
+            "1.0E+300",
+        ] {
+            assert!(is_typed_value(v.as_bytes()), "{v}");
+        }
+        for v in [
+            "2026-10-01 090-1234-5678",
+            "2026-10-01 12:34:56 090-1234-5678",
+            "09012345678",
+            "0.1.2",
+            "1e5",
+            "03.1234.5678",
+        ] {
+            assert!(!is_typed_value(v.as_bytes()), "{v}");
+        }
+        assert_eq!(sniff(b"2026-10-01 090-1234-5678"), Some(Sniffed::Phone));
+    }
+
+    /// Numbers, dates, booleans and ordinary text are not personal values.
+    #[test]
+    fn numbers_dates_and_text_pass() {
+        for v in [
+            "0.0000000001",
+            "1.0E-10",
+            "0.1234567890",
+            "-0.1234567890",
+            "12345678901234567890.0123456789",
+            "9.999999999",
+            "-9223372036854775808",
+            "18446744073709551615",
+            "0000012345",
+            "0000000000",
+            "2026-10-01",
+            "2026-10-01 12:34:56",
+            "2026-10-01T12:34:56.123456+09:00",
+            "2026/10/01 00:00:00",
+            "20261001123456",
+            "true",
+            "false",
+            "12:34:56",
+            "1,234,567,890",
+            "note, with \"quotes\" #123456",
+            "山田 太郎",
+            "東京都千代田区",
+            "paid",
+            "user@localhost",
+            "@mention and #tag",
+            "{\"a\": [1, \"x\"]}",
+            "550e8400-e29b-41d4-a716-446655440000",
+            "internationalization",
+            "4111 1111 1111 1112",
+        ] {
+            assert_eq!(sniff(v.as_bytes()), None, "{v}");
         }
     }
 
