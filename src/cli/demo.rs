@@ -49,11 +49,21 @@ async fn demo_inner(args: &DemoArgs, shutdown: Shutdown) -> anyhow::Result<i32> 
     let cfg_path = Path::new("sqlcourier.demo.yaml");
     let config = RepoConfig::parse(cfg_path, &demo::config_text(&args.out))
         .map_err(|d| anyhow::anyhow!("{d}"))?;
+    // the demo checks its queries against the shipped catalogue, as `check` does
+    let (schema_path, schema_text) = demo::SCHEMA;
+    let schema = crate::schema::SchemaFile::parse(Path::new(schema_path), schema_text)
+        .map_err(|d| anyhow::anyhow!("{d}"))?;
     let catalog = Catalog {
         config,
         config_path: cfg_path.to_path_buf(),
         root: PathBuf::from("."),
-        schemas: Default::default(),
+        schemas: std::collections::BTreeMap::from([(
+            "main".to_string(),
+            crate::schema::check::Catalogue {
+                file: schema,
+                shown: schema_path.to_string(),
+            },
+        )]),
     };
     let mut specs = Vec::new();
     for (path, text) in demo::EXAMPLES {

@@ -34,6 +34,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The schema catalogue of the demo database, with a data owner's marks (shipped as
+/// `schema/main.yaml`, the file `sqlcourier schema pull main` writes from it).
+pub const SCHEMA: (&str, &str) = ("schema/main.yaml", include_str!("../../schema/main.yaml"));
+
 /// The demo's configuration: the same names as the shipped `sqlcourier.yaml`.
 pub fn config_text(out: &Path) -> String {
     format!(

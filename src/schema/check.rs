@@ -258,7 +258,7 @@ fn personal_outputs(
     let rules = Rules {
         mask: &f.mask,
         allowed: &f.pii_allowed,
-        // the catalogue's marks are applied below, by this module
+        // the owner's marks are applied here, before these rules see what is left
         classify: None,
     };
     let mut findings: Vec<Finding> = Vec::new();
@@ -376,7 +376,7 @@ fn personal_uses(
     let rules = Rules {
         mask: &f.mask,
         allowed: &f.pii_allowed,
-        // the catalogue's marks are applied below, by this module
+        // the owner's marks are applied here, before these rules see what is left
         classify: None,
     };
     // a source that reaches the result is judged there (masked, allowed or refused)
@@ -468,7 +468,7 @@ fn misfit(rule: MaskRule, class: TypeClass) -> Option<&'static str> {
         },
         MaskRule::Scrub => match class {
             T::Text | T::Other => None,
-            _ => Some("replaces personal values inside text, so it needs a text column"),
+            _ => Some("removes personal data from text, so it needs a text column"),
         },
         MaskRule::Hash | MaskRule::Redact | MaskRule::Null => None,
     }

@@ -342,3 +342,40 @@ tables:
     )
     .await;
 }
+
+/// The shipped `schema/main.yaml` is what `schema pull` writes from the demo database
+/// (with the marks kept): the demo's catalogue cannot drift from its tables.
+#[test]
+fn the_shipped_demo_catalogue_is_what_pull_writes_from_the_demo_database() {
+    let repo = Repo::new("sqlite");
+    let o = repo.run(
+        "",
+        &["demo", "--out", "out", "--members", "50", "--orders", "100"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let shipped = include_str!("../../schema/main.yaml");
+    std::fs::create_dir_all(repo.path().join("schema")).unwrap();
+    std::fs::write(repo.path().join("schema/main.yaml"), shipped).unwrap();
+    let url = format!("sqlite://{}", repo.path().join("out/demo.sqlite").display());
+    let (after, report) = pull(&repo, &url);
+    assert_eq!(
+        after, shipped,
+        "run `sqlcourier schema pull main` on the demo database"
+    );
+    assert!(report.contains("No change."), "{report}");
+    // and the shipped examples pass `check` with it
+    for (path, sql) in sqlcourier::demo::EXAMPLES {
+        let p = repo.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, sql).unwrap();
+    }
+    std::fs::write(
+        repo.path().join("sqlcourier.yaml"),
+        "databases:\n  main: {driver: sqlite, url_env: SQLCOURIER_DB_MAIN}\ndestinations:\n  opex-monthly: {type: local, path: out}\n  marketing: {type: local, path: out}\n  adhoc: {type: local, path: out}\n",
+    )
+    .unwrap();
+    let o = repo.run("", &["check", "--explain", "text", "queries/"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("email (personal: email)"), "{out}");
+}
