@@ -243,10 +243,54 @@ def test_unit_runs_as_runner_with_explicit_path_and_powers_off():
     assert re.search(r"^Restart=no$", unit, re.M)
     exit_script = (BOOT / "runner-exit.sh").read_text(encoding="utf-8")
     assert "terminate-instances" in exit_script and "poweroff" in exit_script
+    # one job, then leave the group with a lower desired capacity (no replacement)
+    assert "terminate-instance-in-auto-scaling-group" in exit_script
+    assert "--should-decrement-desired-capacity" in exit_script
+
+
+def test_unit_namespaces_can_be_set_up():
+    """226/NAMESPACE regression: with PrivateTmp=true the unit's /tmp and /var/tmp
+    are new and empty, so a ReadWritePaths= (or ReadOnlyPaths=, BindPaths=...)
+    entry below them does not exist and the unit never starts. Every listed path
+    must be outside them (and made by the image)."""
+    unit = (BOOT / "sqlcourier-runner.service").read_text(encoding="utf-8")
+    private_tmp = re.search(r"^PrivateTmp=(true|yes|1)$", unit, re.M)
+    for key in ("ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "BindPaths", "BindReadOnlyPaths"):
+        for line in re.findall(rf"^{key}=(.*)$", unit, re.M):
+            for path in line.split():
+                path = path.lstrip("-+")
+                if private_tmp:
+                    assert not re.match(r"^/(var/)?tmp(/|$)", path), f"{key}={path} under PrivateTmp"
+    base = (PACKER / "scripts" / "install-base.sh").read_text(encoding="utf-8")
+    for line in re.findall(r"^ReadWritePaths=(.*)$", unit, re.M):
+        for path in line.split():
+            assert path in base, f"{path} is not created by install-base.sh"
+
+
+def test_deprecated_runner_exits_non_zero_and_alarms():
+    unit = (BOOT / "sqlcourier-runner.service").read_text(encoding="utf-8")
+    assert re.search(r"^Environment=ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1$", unit, re.M)
+    exit_script = (BOOT / "runner-exit.sh").read_text(encoding="utf-8")
+    assert 'EXIT_STATUS:-}" == "7"' in exit_script and "RUNNER_VERSION_DEPRECATED" in exit_script
+
+
+def test_every_aws_call_in_the_boot_scripts_has_timeouts():
+    """A bare `aws` call waits minutes on a black-holed endpoint (309 s seen)."""
+    lib = (BOOT / "lib.sh").read_text(encoding="utf-8")
+    assert "--cli-connect-timeout" in lib and "--cli-read-timeout" in lib and "timeout --kill-after" in lib
+    for script in BOOT.glob("*.sh"):
+        if script.name == "lib.sh":
+            continue
+        for n, line in enumerate(script.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            assert not re.search(r"(^|[\s;&|($`])aws\s", code), f"{script.name}:{n}: bare aws call: {line.strip()}"
+            assert "curl " not in code or "--max-time" in code or code.rstrip().endswith("\\"), f"{script.name}:{n}"
 
 
 def test_boot_scripts_are_strict_and_executable():
     for script in BOOT.glob("*.sh"):
+        if script.name == "lib.sh":  # sourced by the others, never run
+            continue
         text = script.read_text(encoding="utf-8")
         assert text.startswith("#!/usr/bin/env bash\n"), script
         assert re.search(r"^set -[eu]*o pipefail$", text, re.M), script
@@ -269,7 +313,7 @@ INSTANCE = "i-0123456789abcdef0"
 SECRET = "SECRET-JIT-CONFIG-c2VjcmV0"
 
 
-def _stub_env(tmp_path, *, param_exists=True):
+def _stub_env(tmp_path, *, param_exists=True, denied=False):
     stubs = tmp_path / "bin"
     stubs.mkdir()
     calls = tmp_path / "aws-calls"
@@ -281,6 +325,7 @@ def _stub_env(tmp_path, *, param_exists=True):
               case "$a" in
                 */latest/api/token) echo TOKEN; exit 0 ;;
                 */latest/meta-data/instance-id) echo {INSTANCE}; exit 0 ;;
+                */latest/meta-data/tags/instance/*) [[ -e "{tmp_path}/tagged" ]] && {{ echo arn; exit 0; }}; exit 22 ;;
               esac
             done
             exit 22
@@ -288,7 +333,10 @@ def _stub_env(tmp_path, *, param_exists=True):
         )
     )
     get = (
-        f'echo "{SECRET}"; exit 0'
+        'echo "An error occurred (AccessDeniedException) when calling the GetParameter operation: '
+        'User: arn:aws:sts::1:assumed-role/r/i is not authorized to perform: ssm:GetParameter" >&2; exit 254'
+        if denied
+        else f'echo "{SECRET}"; exit 0'
         if param_exists
         else 'echo "An error occurred (ParameterNotFound) when calling the GetParameter operation" >&2; exit 254'
     )
@@ -296,6 +344,8 @@ def _stub_env(tmp_path, *, param_exists=True):
         textwrap.dedent(
             f"""\
             #!/usr/bin/env bash
+            [[ "$1 $3" == "--cli-connect-timeout --cli-read-timeout" ]] || {{ echo "no timeouts: $*" >> "{calls}"; exit 255; }}
+            shift 4
             echo "$*" >> "{calls}"
             if [[ "$1 $2" == "ssm get-parameter" ]]; then {get}; fi
             exit 0
@@ -315,6 +365,7 @@ def _stub_env(tmp_path, *, param_exists=True):
         "SQLCOURIER_SSM_PREFIX": "/sqlcourier/test",
         "SQLCOURIER_JIT_WAIT_SECONDS": "2",
         "SQLCOURIER_JIT_POLL_SECONDS": "1",
+        "SQLCOURIER_TMP_DIR": str(tmp_path / "tmp"),
     }
     return env, calls
 
@@ -344,6 +395,26 @@ def test_start_runner_gives_up_when_no_config_arrives(tmp_path):
     assert "giving up" in res.stderr
     assert not (tmp_path / "run-args").exists()
     assert all(line.startswith("ssm get-parameter") for line in calls.read_text().splitlines())
+
+
+def test_start_runner_waits_quietly_while_access_denied_means_not_registered(tmp_path):
+    """Under the tag condition a parameter that does not exist yet answers
+    AccessDenied; before the function tagged the instance that is just "not yet"."""
+    env, calls = _stub_env(tmp_path, denied=True)
+    res = _run("start-runner.sh", env)
+    assert res.returncode == 3, res.stderr
+    assert "ACCESS_DENIED" not in res.stderr
+    assert "never tagged this instance" in res.stderr
+
+
+def test_start_runner_names_a_broken_policy_once_registered(tmp_path):
+    env, _ = _stub_env(tmp_path, denied=True)
+    (tmp_path / "tagged").touch()
+    env["SQLCOURIER_JIT_WAIT_SECONDS"] = "60"
+    res = _run("start-runner.sh", env)
+    assert res.returncode == 4, res.stderr
+    assert "ACCESS_DENIED" in res.stderr and "RunnerRole policy" in res.stderr
+    assert not (tmp_path / "run-args").exists()
 
 
 def test_start_runner_rejects_a_malformed_prefix(tmp_path):
