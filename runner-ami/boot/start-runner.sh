@@ -68,7 +68,7 @@ while :; do
   elif grep -qE 'AccessDenied|not authorized' "$errfile"; then
     if registered; then
       denied_after_registration=$((denied_after_registration + 1))
-      log "ACCESS_DENIED: ${name} exists (this instance is tagged ${arn_tag}) but reading it is denied; the RunnerRole policy or the parameter's tag is wrong (runner-ami/README.md, \"Troubleshooting\")"
+      log "ACCESS_DENIED: ${name} exists (this instance is tagged ${arn_tag}) but reading it is denied; the RunnerRole policy or the parameter's tag is wrong (runner-ami/README.md, \"When a run fails at 03:00\")"
       if (( denied_after_registration >= 3 )); then
         log "giving up: access to ${name} stays denied (the instance will terminate)"
         exit 4

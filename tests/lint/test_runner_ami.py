@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -516,8 +517,43 @@ def test_launch_hook_reaches_the_registration_function(stack):
     assert len(launch) == 1
     assert launch[0]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [fn_name, "Arn"]}
     assert any("ScheduleExpression" in r["Properties"] for r in rules.values()), "no sweep schedule"
-    perms = resources(stack, "AWS::Lambda::Permission")
+    perms = [p for p in resources(stack, "AWS::Lambda::Permission").values()
+             if p["Properties"]["Principal"] == "events.amazonaws.com"]
     assert len(perms) == len(rules), "every rule needs an invoke permission"
+
+
+def test_webhook_reaches_the_function_and_its_secret_stays_in_ssm(stack):
+    fn_name, fn = next(iter(resources(stack, "AWS::Lambda::Function").items()))
+    (url,) = resources(stack, "AWS::Lambda::Url").values()
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [fn_name, "Arn"]}
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env["SQLCOURIER_WEBHOOK_SECRET_PARAMETER"] == {"Ref": "GitHubWebhookSecretParameter"}
+    assert env["SQLCOURIER_RUNNER_NAME_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-"}
+    # The template names the parameter; no parameter or resource holds a secret value.
+    param = stack["Parameters"]["GitHubWebhookSecretParameter"]
+    assert param["Default"].startswith("/") and "NoEcho" not in param
+    assert not resources(stack, "AWS::SSM::Parameter")
+    assert not resources(stack, "AWS::SecretsManager::Secret")
+    (table,) = resources(stack, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    (sched,) = [r for r in resources(stack, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
+    assert sched["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+
+
+def test_warm_capacity_is_optional_and_the_floor_never_lowers_desired(stack):
+    """Weekday-1st regression: the 08:50 business-hours action set DesiredCapacity 1
+    over the 08:30 monthly window's 4. The floor now sets MinSize only."""
+    params = stack["Parameters"]
+    assert params["BusinessHoursCapacity"]["Default"] == 0
+    assert params["MonthlyWindowCapacity"]["Default"] == 0
+    actions = resources(stack, "AWS::AutoScaling::ScheduledAction")
+    for name, a in actions.items():
+        assert "Condition" in a, f"{name} must be optional"
+        props = a["Properties"]
+        if name.startswith("BusinessHours"):
+            assert "DesiredCapacity" not in props and "MinSize" in props, name
+        if name.startswith("Monthly"):
+            assert "MinSize" not in props and "MaxSize" not in props, name
 
 
 def test_registration_function_is_a_custom_runtime(stack):
@@ -581,3 +617,78 @@ def test_outputs_name_the_security_group_and_the_group(stack):
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(pytest.main([os.path.abspath(__file__), "-q"]))
+
+
+# --------------------------------------------------------------------------- runner version check
+CHECK = AMI / "tools" / "check-runner-version.py"
+
+
+def _releases_standin(releases):
+    """A GitHub releases API stand-in on 127.0.0.1; returns (url, server)."""
+    import http.server
+    import json
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            if not self.path.startswith("/repos/actions/runner/releases"):
+                self.send_response(404)
+                self.end_headers()
+                return
+            body = json.dumps(releases).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{srv.server_port}", srv
+
+
+def _check(tmp_path, pin, releases, now):
+    vars_file = tmp_path / "runner.auto.pkrvars.hcl"
+    vars_file.write_text(f'runner_version = "{pin}"\nrunner_sha256  = "{"0" * 64}"\n')
+    url, srv = _releases_standin(releases)
+    try:
+        return subprocess.run(
+            [sys.executable, str(CHECK), "--api", url, "--now", now, "--vars", str(vars_file)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    finally:
+        srv.shutdown()
+
+
+def _rel(tag, when, **kw):
+    return {"tag_name": f"v{tag}", "published_at": when, "draft": False, "prerelease": False, **kw}
+
+
+def test_version_check_passes_for_the_newest_and_inside_the_grace_period(tmp_path):
+    rels = [_rel("2.334.0", "2026-10-01T00:00:00Z"), _rel("2.333.1", "2026-09-01T00:00:00Z")]
+    assert _check(tmp_path, "2.334.0", rels, "2026-12-01T00:00:00+00:00").returncode == 0
+    rels.insert(0, _rel("2.335.0", "2026-11-25T00:00:00Z"))
+    res = _check(tmp_path, "2.334.0", rels, "2026-12-01T00:00:00+00:00")
+    assert res.returncode == 0, res.stderr
+    assert "update before 2026-12-25" in res.stdout
+
+
+def test_version_check_fails_two_weeks_after_a_newer_release_with_what_to_do(tmp_path):
+    rels = [_rel("2.336.0", "2026-11-28T00:00:00Z"), _rel("2.335.0", "2026-11-10T00:00:00Z"),
+            _rel("2.334.0", "2026-10-01T00:00:00Z"), _rel("2.337.0", "2026-11-30T00:00:00Z", prerelease=True)]
+    res = _check(tmp_path, "2.334.0", rels, "2026-12-01T00:00:00+00:00")
+    assert res.returncode == 1
+    # the window runs from the FIRST newer release; the fix names the newest stable one
+    assert "2026-12-10" in res.stderr and 'runner_version = "2.336.0"' in res.stderr
+    assert "packer build" in res.stderr
+
+
+def test_version_check_says_when_it_cannot_tell(tmp_path):
+    res = subprocess.run(
+        [sys.executable, str(CHECK), "--api", "http://127.0.0.1:9", "--vars", str(PACKER / "runner.auto.pkrvars.hcl")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert res.returncode == 2 and "could not read the runner releases" in res.stderr
