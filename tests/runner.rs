@@ -42,6 +42,16 @@ const KEY_PARAM: &str = "/sqlcourier/github-app/private-key";
 const ARN_TAG: &str = "sqlcourier:instance-arn";
 const INSTALLATION_TOKEN: &str = "ghs_sqlcourierTestInstallationToken0123456789";
 const JIT_MARKER: &str = "sqlcourier-test-jit-";
+const NAME_PREFIX: &str = "sqlcourier-runner-";
+const TABLE: &str = "sqlcourier-runner-deliveries";
+const WEBHOOK_SECRET_PARAM: &str = "/sqlcourier/github-app/webhook-secret";
+const WEBHOOK_SECRET: &str = "test-webhook-secret-0123456789abcdef";
+const LABELS: &str = "self-hosted,linux,x64,sqlcourier";
+
+/// This stack's runner name for an instance.
+fn runner(id: &str) -> String {
+    format!("{NAME_PREFIX}{id}")
+}
 
 const APP_KEY: &str = include_str!("fixtures/runner/test-app-key.pem");
 const APP_PUBLIC_KEY: &str = include_str!("fixtures/runner/test-app-key.pub.pem");
@@ -296,7 +306,25 @@ async fn aws_world(aws: &Aws, n: usize, app_key: &str) -> Vec<String> {
     )
     .await
     .expect("PutParameter app key");
+    aws.ssm(
+        "PutParameter",
+        &json!({"Name": WEBHOOK_SECRET_PARAM, "Value": WEBHOOK_SECRET, "Type": "SecureString"}),
+    )
+    .await
+    .expect("PutParameter webhook secret");
+    aws.dynamodb(
+        "CreateTable",
+        &json!({"TableName": TABLE, "BillingMode": "PAY_PER_REQUEST",
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}),
+    )
+    .await
+    .expect("CreateTable");
     ids
+}
+
+async fn desired(aws: &Aws) -> u32 {
+    aws.describe_group(GROUP).await.unwrap().desired
 }
 
 async fn terminate(aws: &Aws, id: &str) {
@@ -466,6 +494,16 @@ struct Gh {
     /// Requests that carried the installation token.
     token_ok: usize,
     requests: Vec<String>,
+    /// Workflow jobs (the Actions queue).
+    jobs: Vec<GhJob>,
+}
+
+#[derive(Clone, Debug)]
+struct GhJob {
+    id: u64,
+    run_id: u64,
+    status: String,
+    labels: Vec<String>,
 }
 
 fn runner_json(r: &GhRunner) -> Value {
@@ -608,6 +646,39 @@ async fn github_standin(state: Arc<Mutex<Gh>>) -> SocketAddr {
                     .collect();
                 let items: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).map(|r| runner_json(r)).collect();
                 return json_reply(200, json!({"total_count": all.len(), "runners": items}));
+            }
+            let runs_path = format!("{repo}/actions/runs");
+            if method == "GET" && path == runs_path {
+                let params = form(query.as_bytes());
+                let status = params.get("status").cloned().unwrap_or_default();
+                let mut runs: Vec<u64> = gh
+                    .jobs
+                    .iter()
+                    .filter(|j| match status.as_str() {
+                        "queued" => j.status == "queued",
+                        "in_progress" => j.status == "in_progress",
+                        _ => true,
+                    })
+                    .map(|j| j.run_id)
+                    .collect();
+                runs.sort();
+                runs.dedup();
+                let items: Vec<Value> = runs.iter().map(|id| json!({"id": id, "status": status})).collect();
+                return json_reply(200, json!({"total_count": items.len(), "workflow_runs": items}));
+            }
+            if method == "GET"
+                && let Some(run) = path
+                    .strip_prefix(&format!("{runs_path}/"))
+                    .and_then(|r| r.strip_suffix("/jobs"))
+                    .and_then(|r| r.parse::<u64>().ok())
+            {
+                let items: Vec<Value> = gh
+                    .jobs
+                    .iter()
+                    .filter(|j| j.run_id == run)
+                    .map(|j| json!({"id": j.id, "run_id": j.run_id, "status": j.status, "labels": j.labels}))
+                    .collect();
+                return json_reply(200, json!({"total_count": items.len(), "jobs": items}));
             }
             if method == "DELETE"
                 && let Some(id) = path.strip_prefix(&format!("{runners_path}/")).and_then(|i| i.parse::<u64>().ok())
@@ -826,10 +897,10 @@ impl World {
             .env("SQLCOURIER_GITHUB_REPO", REPO)
             .env("SQLCOURIER_GITHUB_APP_ID", APP_ID.to_string())
             .env("SQLCOURIER_GITHUB_APP_KEY_PARAMETER", KEY_PARAM)
-            .env(
-                "SQLCOURIER_RUNNER_LABELS",
-                "self-hosted,linux,x64,sqlcourier",
-            )
+            .env("SQLCOURIER_RUNNER_LABELS", LABELS)
+            .env("SQLCOURIER_RUNNER_NAME_PREFIX", NAME_PREFIX)
+            .env("SQLCOURIER_DELIVERIES_TABLE", TABLE)
+            .env("SQLCOURIER_WEBHOOK_SECRET_PARAMETER", WEBHOOK_SECRET_PARAM)
             .env("SQLCOURIER_RUNNER_GROUP_ID", "1")
             .env("SQLCOURIER_ASG_NAME", GROUP)
             .env("SQLCOURIER_INSTANCE_ARN_TAG", ARN_TAG)
@@ -878,6 +949,7 @@ impl World {
         secrets.push("testing-secret".into());
         secrets.push("testing-session-token".into());
         secrets.push("PRIVATE KEY".into());
+        secrets.push(WEBHOOK_SECRET.into());
         for key in [APP_KEY, OTHER_KEY] {
             secrets.extend(
                 key.lines()
@@ -973,7 +1045,7 @@ async fn launch_hook_mints_stores_tags_and_continues() {
         );
         assert!(gh.token_ok >= 1);
         assert_eq!(gh.runners.len(), 1, "{:?}", gh.runners);
-        assert_eq!(gh.runners[0].name, id);
+        assert_eq!(gh.runners[0].name, runner(&id));
         assert_eq!(
             gh.runners[0].labels,
             ["self-hosted", "linux", "x64", "sqlcourier"]
@@ -1126,7 +1198,7 @@ async fn terminate_event_removes_the_runner_and_its_parameter() {
             .collect();
     assert_eq!(
         names,
-        std::slice::from_ref(&b),
+        [runner(&b)],
         "only the other instance's runner is left"
     );
     assert!(parameter(&w.aws, &jit_name(&b)).await.is_some());
@@ -1155,12 +1227,27 @@ async fn sweep_removes_orphans_and_stale_parameters_but_keeps_live_ones() {
         // An orphan from an instance EC2 has forgotten entirely.
         gh.runners.push(GhRunner {
             id: 901,
-            name: "i-0aaaaaaaaaaaaaaa1".into(),
+            name: runner("i-0aaaaaaaaaaaaaaa1"),
             status: "offline".into(),
             busy: false,
             labels: vec!["self-hosted".into()],
             group: 1,
         });
+        // Regression (orphan sweep deleted other fleets' runners): another fleet
+        // names its runners after instance ids too, bare or with its own prefix.
+        for (id, name) in [
+            (903, "i-0bbbbbbbbbbbbbbb2"),
+            (904, "other-fleet-i-0ccccccccccccccc3"),
+        ] {
+            gh.runners.push(GhRunner {
+                id,
+                name: name.into(),
+                status: "offline".into(),
+                busy: false,
+                labels: vec!["self-hosted".into()],
+                group: 1,
+            });
+        }
         // Not ours: a runner someone registered by hand. Never touched.
         gh.runners.push(GhRunner {
             id: 902,
@@ -1182,7 +1269,12 @@ async fn sweep_removes_orphans_and_stale_parameters_but_keeps_live_ones() {
             .map(|r| r.name.clone())
             .collect();
     names.sort();
-    let mut want = vec!["build-box".to_string(), live.clone()];
+    let mut want = vec![
+        "build-box".to_string(),
+        "i-0bbbbbbbbbbbbbbb2".to_string(),
+        "other-fleet-i-0ccccccccccccccc3".to_string(),
+        runner(&live),
+    ];
     want.sort();
     assert_eq!(
         names, want,
@@ -1197,7 +1289,7 @@ async fn sweep_removes_orphans_and_stale_parameters_but_keeps_live_ones() {
         "the live instance's fresh parameter is kept"
     );
     assert_eq!(
-        body["deleted_parameters"],
+        body["sweep"]["deleted_parameters"],
         json!([jit_name(&dead)]),
         "{body}"
     );
@@ -1213,11 +1305,231 @@ async fn sweep_removes_orphans_and_stale_parameters_but_keeps_live_ones() {
         "the stale parameter is removed ({body})"
     );
     assert!(
-        w.gh.lock().unwrap().runners.iter().any(|r| r.name == live),
+        w.gh.lock()
+            .unwrap()
+            .runners
+            .iter()
+            .any(|r| r.name == runner(&live)),
         "the live runner is kept"
     );
     w.assert_logs_clean(&[
         "deleted an offline runner whose instance is gone",
         "sweep done",
     ]);
+}
+
+// ---------------------------------------------------------------- demand: webhook and reconciler
+
+/// A `workflow_job` delivery as a Lambda function URL event (payload format 2.0),
+/// signed with `secret` (unsigned when `None`).
+fn webhook_event(body: &Value, delivery: &str, secret: Option<&str>) -> Value {
+    use hmac::Mac;
+    let raw = body.to_string();
+    let mut headers = json!({
+        "content-type": "application/json",
+        "user-agent": "GitHub-Hookshot/abc123",
+        "x-github-event": "workflow_job",
+        "x-github-delivery": delivery,
+        "x-github-hook-id": "1234",
+    });
+    if let Some(secret) = secret {
+        let mut m = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        m.update(raw.as_bytes());
+        headers["x-hub-signature-256"] =
+            json!(format!("sha256={}", hex::encode(m.finalize().into_bytes())));
+    }
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": "/", "rawQueryString": "",
+        "headers": headers,
+        "requestContext": {"accountId": "anonymous", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
+                           "http": {"method": "POST", "path": "/", "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "GitHub-Hookshot/abc123"},
+                           "requestId": "r1", "routeKey": "$default", "stage": "$default", "time": "01/May/2026:00:00:00 +0000", "timeEpoch": 1777593600000u64},
+        "body": raw,
+        "isBase64Encoded": false
+    })
+}
+
+fn job_payload(action: &str, job: u64, labels: &[&str], repo: &str) -> Value {
+    json!({
+        "action": action,
+        "workflow_job": {"id": job, "run_id": 5000 + job, "run_attempt": 1, "status": action, "name": "run",
+                         "labels": labels, "runner_name": null, "runner_id": null},
+        "repository": {"id": 1, "name": repo.rsplit('/').next().unwrap(), "full_name": repo},
+        "sender": {"login": "merger"},
+        "installation": {"id": INSTALLATION_ID}
+    })
+}
+
+fn guid(n: u32) -> String {
+    format!("{n:08x}-cc78-11e3-81ab-4c9367dc0958")
+}
+
+async fn post(w: &World, event: Value) -> (u16, Value) {
+    let (kind, body) = w.invoke(event).await;
+    assert_eq!(kind, "response", "{body}");
+    let status = body["statusCode"].as_u64().expect("an HTTP answer") as u16;
+    let inner: Value = serde_json::from_str(body["body"].as_str().unwrap()).unwrap();
+    (status, inner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_queued_webhook_raises_capacity_by_one_and_nothing_else_does() {
+    let Some(w) = World::new(0, APP_KEY).await else {
+        return;
+    };
+    let ours = ["self-hosted", "sqlcourier"];
+    let repo = format!("{OWNER}/{REPO}");
+    assert_eq!(desired(&w.aws).await, 0);
+
+    // Refused before anything is believed or remembered: unsigned, wrong secret,
+    // a body changed after signing, oversized.
+    let q1 = job_payload("queued", 1, &ours, &repo);
+    let (st, _) = post(&w, webhook_event(&q1, &guid(1), None)).await;
+    assert_eq!(st, 401);
+    let (st, _) = post(
+        &w,
+        webhook_event(&q1, &guid(1), Some("not-the-secret-0123456789")),
+    )
+    .await;
+    assert_eq!(st, 401);
+    let mut tampered = webhook_event(&q1, &guid(1), Some(WEBHOOK_SECRET));
+    tampered["body"] = json!(job_payload("queued", 99, &ours, &repo).to_string());
+    let (st, _) = post(&w, tampered).await;
+    assert_eq!(st, 401);
+    let mut big = job_payload("queued", 1, &ours, &repo);
+    big["padding"] = json!("x".repeat(300 * 1024));
+    let (st, _) = post(&w, webhook_event(&big, &guid(1), Some(WEBHOOK_SECRET))).await;
+    assert_eq!(st, 413);
+    assert_eq!(
+        desired(&w.aws).await,
+        0,
+        "no refused delivery changed anything"
+    );
+
+    // The signed delivery (same id as the refused ones: they were not remembered).
+    let (st, body) = post(&w, webhook_event(&q1, &guid(1), Some(WEBHOOK_SECRET))).await;
+    assert_eq!((st, &body["desired"]), (202, &json!(1)), "{body}");
+    assert_eq!(desired(&w.aws).await, 1);
+
+    // Replay of that delivery, GitHub's redelivery of the job (new delivery id),
+    // a foreign label, a foreign repository, the job's later events: nothing.
+    let (st, _) = post(&w, webhook_event(&q1, &guid(1), Some(WEBHOOK_SECRET))).await;
+    assert_eq!(st, 409);
+    let (st, body) = post(&w, webhook_event(&q1, &guid(2), Some(WEBHOOK_SECRET))).await;
+    assert_eq!(st, 200, "{body}");
+    let foreign = job_payload("queued", 3, &["ubuntu-latest"], &repo);
+    let (st, _) = post(&w, webhook_event(&foreign, &guid(3), Some(WEBHOOK_SECRET))).await;
+    assert_eq!(st, 202);
+    let extra = job_payload("queued", 4, &["self-hosted", "sqlcourier", "gpu"], &repo);
+    let (st, _) = post(&w, webhook_event(&extra, &guid(4), Some(WEBHOOK_SECRET))).await;
+    assert_eq!(st, 202);
+    let other_repo = job_payload("queued", 5, &ours, "acme/other");
+    let (st, _) = post(
+        &w,
+        webhook_event(&other_repo, &guid(5), Some(WEBHOOK_SECRET)),
+    )
+    .await;
+    assert_eq!(st, 202);
+    for (n, action) in [(6, "in_progress"), (7, "completed")] {
+        let ev = job_payload(action, 1, &ours, &repo);
+        let (st, _) = post(&w, webhook_event(&ev, &guid(n), Some(WEBHOOK_SECRET))).await;
+        assert_eq!(st, 202);
+    }
+    assert_eq!(
+        desired(&w.aws).await,
+        1,
+        "only the one queued job added capacity"
+    );
+
+    // Another queued job of ours: one more.
+    let q2 = job_payload("queued", 8, &ours, &repo);
+    let (st, _) = post(&w, webhook_event(&q2, &guid(8), Some(WEBHOOK_SECRET))).await;
+    assert_eq!(st, 202);
+    assert_eq!(desired(&w.aws).await, 2);
+    w.assert_logs_clean(&["queued job: capacity raised", "webhook refused", "replay"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciler_starts_a_runner_for_a_job_whose_webhook_was_lost() {
+    let Some(w) = World::new(0, APP_KEY).await else {
+        return;
+    };
+    {
+        let mut gh = w.gh.lock().unwrap();
+        let l = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        gh.jobs.push(GhJob {
+            id: 11,
+            run_id: 101,
+            status: "queued".into(),
+            labels: l(&["self-hosted", "sqlcourier"]),
+        });
+        gh.jobs.push(GhJob {
+            id: 12,
+            run_id: 102,
+            status: "queued".into(),
+            labels: l(&["ubuntu-latest"]),
+        });
+        gh.jobs.push(GhJob {
+            id: 13,
+            run_id: 103,
+            status: "completed".into(),
+            labels: l(&["self-hosted", "sqlcourier"]),
+        });
+    }
+    let (kind, body) = w.invoke(scheduled_event()).await;
+    assert_eq!(kind, "response", "{body}");
+    assert_eq!(body["reconcile"]["queued"], 1, "{body}");
+    assert_eq!(
+        desired(&w.aws).await,
+        1,
+        "one instance for the one queued job of ours"
+    );
+
+    // Again: nothing more (idempotent).
+    let (_, body) = w.invoke(scheduled_event()).await;
+    assert_eq!(body["reconcile"]["raised_to"], Value::Null, "{body}");
+    assert_eq!(desired(&w.aws).await, 1);
+
+    // The instance runs the job and leaves the group the way runner-exit.sh does
+    // (TerminateInstanceInAutoScalingGroup, decrementing): capacity back to 0, and
+    // the reconciler does not start a replacement for a job that is done.
+    let id = w.aws.describe_group(GROUP).await.unwrap().instances[0]
+        .id
+        .clone();
+    w.gh.lock().unwrap().jobs[0].status = "completed".into();
+    w.aws.terminate_in_group(&id).await.unwrap();
+    assert_eq!(
+        desired(&w.aws).await,
+        0,
+        "one job, then the capacity is one lower"
+    );
+    let (_, body) = w.invoke(scheduled_event()).await;
+    assert_eq!(body["reconcile"]["queued"], 0, "{body}");
+    assert_eq!(desired(&w.aws).await, 0);
+    w.assert_logs_clean(&[
+        "reconcile: capacity raised for queued jobs",
+        "reconcile done",
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciler_releases_an_instance_that_never_picked_up_a_job() {
+    let Some(mut w) = World::new(1, APP_KEY).await else {
+        return;
+    };
+    // Within the bound: kept (it may still be booting).
+    let (_, body) = w.invoke(scheduled_event()).await;
+    assert_eq!(body["reconcile"]["released"], json!([]), "{body}");
+    assert_eq!(desired(&w.aws).await, 1);
+    // Past the bound, no job queued, not busy: released with its capacity.
+    w.start_function(&[("SQLCOURIER_IDLE_MINUTES", "0")]);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (_, body) = w.invoke(scheduled_event()).await;
+    assert_eq!(
+        body["reconcile"]["released"],
+        json!([w.instances[0]]),
+        "{body}"
+    );
+    assert_eq!(desired(&w.aws).await, 0);
+    w.assert_logs_clean(&["released an instance that ran no job in time"]);
 }

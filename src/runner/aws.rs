@@ -179,33 +179,7 @@ impl Aws {
                 body,
             )
             .await?;
-        if (200..300).contains(&status) {
-            if body.is_empty() {
-                return Ok(json!({}));
-            }
-            return serde_json::from_slice(&body)
-                .with_context(|| format!("ssm {action}: answer is not JSON"));
-        }
-        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        let code = v
-            .get("__type")
-            .and_then(Value::as_str)
-            .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
-            .unwrap_or_else(|| format!("HTTP{status}"));
-        let message = v
-            .get("message")
-            .or_else(|| v.get("Message"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        Err(AwsError {
-            service: "ssm",
-            action: action.into(),
-            status,
-            code,
-            message,
-        }
-        .into())
+        json_answer("ssm", action, status, &body)
     }
 
     /// One Query-protocol call (EC2, Auto Scaling). Returns the XML answer.
@@ -249,6 +223,77 @@ impl Aws {
             message,
         }
         .into())
+    }
+
+    /// One DynamoDB call (JSON 1.0). Errors come back as [`AwsError`].
+    pub async fn dynamodb(&self, action: &str, input: &Value) -> Result<Value> {
+        let body = Bytes::from(serde_json::to_vec(input)?);
+        let (status, body) = self
+            .send(
+                "dynamodb",
+                "application/x-amz-json-1.0",
+                Some(&format!("DynamoDB_20120810.{action}")),
+                body,
+            )
+            .await?;
+        json_answer("dynamodb", action, status, &body)
+    }
+
+    // ------------------------------------------------------------------ DynamoDB
+
+    /// Records `key` in `table` unless it is there already: `Ok(true)` the first
+    /// time, `Ok(false)` on every later call (a conditional put, so two concurrent
+    /// callers cannot both get `true`). The item expires (table TTL on `expires_at`)
+    /// after `ttl`.
+    pub async fn put_once(&self, table: &str, key: &str, ttl: Duration) -> Result<bool> {
+        let expires = Utc::now().timestamp() + ttl.as_secs() as i64;
+        let input = json!({
+            "TableName": table,
+            "Item": {"pk": {"S": key}, "expires_at": {"N": expires.to_string()}},
+            // An expired item may linger until DynamoDB deletes it: treat it as gone.
+            "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+            "ExpressionAttributeValues": {":now": {"N": Utc::now().timestamp().to_string()}},
+        });
+        match self.dynamodb("PutItem", &input).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_code(&e, "ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records `key` (overwriting), to expire after `ttl`.
+    pub async fn put(&self, table: &str, key: &str, ttl: Duration) -> Result<()> {
+        let expires = Utc::now().timestamp() + ttl.as_secs() as i64;
+        self.dynamodb(
+            "PutItem",
+            &json!({"TableName": table,
+                    "Item": {"pk": {"S": key}, "expires_at": {"N": expires.to_string()}}}),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Whether `key` is recorded and not expired.
+    pub async fn is_live(&self, table: &str, key: &str) -> Result<bool> {
+        let v = self
+            .dynamodb(
+                "GetItem",
+                &json!({"TableName": table, "Key": {"pk": {"S": key}}, "ConsistentRead": true}),
+            )
+            .await?;
+        Ok(v.pointer("/Item/expires_at/N")
+            .and_then(Value::as_str)
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|t| t > Utc::now().timestamp()))
+    }
+
+    pub async fn delete_key(&self, table: &str, key: &str) -> Result<()> {
+        self.dynamodb(
+            "DeleteItem",
+            &json!({"TableName": table, "Key": {"pk": {"S": key}}}),
+        )
+        .await
+        .map(drop)
     }
 
     // ------------------------------------------------------------------ SSM
@@ -348,6 +393,19 @@ impl Aws {
         &self,
         ids: &[String],
     ) -> Result<std::collections::HashMap<String, String>> {
+        Ok(self
+            .instances(ids)
+            .await?
+            .into_iter()
+            .map(|(id, i)| (id, i.state))
+            .collect())
+    }
+
+    /// State and launch time of those of `ids` that EC2 still knows.
+    pub async fn instances(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, InstanceInfo>> {
         let mut out = std::collections::HashMap::new();
         for chunk in ids.chunks(100) {
             let mut token: Option<String> = None;
@@ -374,7 +432,10 @@ impl Aws {
                         .find(|c| c.has_tag_name("instanceState"))
                         .and_then(|s| child_text(s, "name"))
                         .unwrap_or_default();
-                    out.insert(id, state);
+                    let launched = child_text(inst, "launchTime")
+                        .and_then(|t| DateTime::parse_from_rfc3339(t.trim()).ok())
+                        .map(|t| t.with_timezone(&Utc));
+                    out.insert(id, InstanceInfo { state, launched });
                 }
                 token = doc
                     .root_element()
@@ -392,6 +453,74 @@ impl Aws {
     }
 
     // ------------------------------------------------------------------ Auto Scaling
+
+    /// The group's capacity and instances.
+    pub async fn describe_group(&self, name: &str) -> Result<Group> {
+        let xml = self
+            .query(
+                "autoscaling",
+                AUTOSCALING_VERSION,
+                "DescribeAutoScalingGroups",
+                &[(
+                    "AutoScalingGroupNames.member.1".to_string(),
+                    name.to_string(),
+                )],
+            )
+            .await?;
+        parse_group(&xml).with_context(|| format!("autoscaling group {name} not found"))
+    }
+
+    /// Sets the desired capacity (no cooldown: demand, not a policy, decides).
+    pub async fn set_desired_capacity(&self, group: &str, desired: u32) -> Result<()> {
+        self.query(
+            "autoscaling",
+            AUTOSCALING_VERSION,
+            "SetDesiredCapacity",
+            &[
+                ("AutoScalingGroupName".to_string(), group.to_string()),
+                ("DesiredCapacity".to_string(), desired.to_string()),
+                ("HonorCooldown".to_string(), "false".to_string()),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Terminates one instance of a group, lowering its desired capacity.
+    pub async fn terminate_in_group(&self, instance_id: &str) -> Result<()> {
+        self.query(
+            "autoscaling",
+            AUTOSCALING_VERSION,
+            "TerminateInstanceInAutoScalingGroup",
+            &[
+                ("InstanceId".to_string(), instance_id.to_string()),
+                (
+                    "ShouldDecrementDesiredCapacity".to_string(),
+                    "true".to_string(),
+                ),
+            ],
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Sets the group's on-demand base capacity (spot fallback and its undo).
+    pub async fn set_on_demand_base(&self, group: &str, base: u32) -> Result<()> {
+        self.query(
+            "autoscaling",
+            AUTOSCALING_VERSION,
+            "UpdateAutoScalingGroup",
+            &[
+                ("AutoScalingGroupName".to_string(), group.to_string()),
+                (
+                    "MixedInstancesPolicy.InstancesDistribution.OnDemandBaseCapacity".to_string(),
+                    base.to_string(),
+                ),
+            ],
+        )
+        .await
+        .map(drop)
+    }
 
     pub async fn complete_lifecycle_action(
         &self,
@@ -421,8 +550,101 @@ impl Aws {
     }
 }
 
+/// The answer of a JSON-protocol call (SSM, DynamoDB), or its [`AwsError`].
+fn json_answer(service: &'static str, action: &str, status: u16, body: &[u8]) -> Result<Value> {
+    if (200..300).contains(&status) {
+        if body.is_empty() {
+            return Ok(json!({}));
+        }
+        return serde_json::from_slice(body)
+            .with_context(|| format!("{service} {action}: answer is not JSON"));
+    }
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let code = v
+        .get("__type")
+        .and_then(Value::as_str)
+        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
+        .unwrap_or_else(|| format!("HTTP{status}"));
+    let message = v
+        .get("message")
+        .or_else(|| v.get("Message"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    Err(AwsError {
+        service,
+        action: action.into(),
+        status,
+        code,
+        message,
+    }
+    .into())
+}
+
 pub const EC2_VERSION: &str = "2016-11-15";
 pub const AUTOSCALING_VERSION: &str = "2011-01-01";
+
+/// One EC2 instance as `DescribeInstances` shows it.
+#[derive(Debug, Clone)]
+pub struct InstanceInfo {
+    pub state: String,
+    pub launched: Option<DateTime<Utc>>,
+}
+
+/// An Auto Scaling group as `DescribeAutoScalingGroups` shows it.
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    pub on_demand_base: Option<u32>,
+    pub instances: Vec<GroupInstance>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupInstance {
+    pub id: String,
+    /// `Pending`, `Pending:Wait`, `InService`, `Terminating`, ...
+    pub lifecycle_state: String,
+    pub protected_from_scale_in: bool,
+}
+
+fn parse_group(xml: &str) -> Option<Group> {
+    let doc = roxmltree::Document::parse(xml).ok()?;
+    let g = doc
+        .descendants()
+        .find(|n| n.has_tag_name("member") && child_text(*n, "AutoScalingGroupName").is_some())?;
+    let num = |name: &str| child_text(g, name).and_then(|v| v.trim().parse::<u32>().ok());
+    let on_demand_base = g
+        .descendants()
+        .find(|n| n.has_tag_name("InstancesDistribution"))
+        .and_then(|d| child_text(d, "OnDemandBaseCapacity"))
+        .and_then(|v| v.trim().parse().ok());
+    let instances = g
+        .children()
+        .find(|c| c.has_tag_name("Instances"))
+        .map(|list| {
+            list.children()
+                .filter(|m| m.has_tag_name("member"))
+                .filter_map(|m| {
+                    Some(GroupInstance {
+                        id: child_text(m, "InstanceId")?,
+                        lifecycle_state: child_text(m, "LifecycleState").unwrap_or_default(),
+                        protected_from_scale_in: child_text(m, "ProtectedFromScaleIn")
+                            .is_some_and(|v| v == "true"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(Group {
+        min: num("MinSize")?,
+        max: num("MaxSize")?,
+        desired: num("DesiredCapacity")?,
+        on_demand_base,
+        instances,
+    })
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -173,3 +173,81 @@ impl GitHub {
         }
     }
 }
+
+/// One job GitHub holds in the queue.
+#[derive(Debug, Clone)]
+pub struct QueuedJob {
+    pub id: u64,
+    pub run_id: u64,
+    pub labels: Vec<String>,
+}
+
+/// At most this many workflow runs are looked into per reconciliation.
+const MAX_RUNS: usize = 200;
+
+impl GitHub {
+    /// The repository's queued jobs: those of queued and in-progress runs (a run in
+    /// progress can hold queued jobs: `needs`, matrices), with their labels.
+    pub async fn queued_jobs(&self) -> Result<Vec<QueuedJob>> {
+        let mut runs = std::collections::BTreeSet::new();
+        for status in ["queued", "in_progress"] {
+            for page in 1u32..=2 {
+                let route = format!(
+                    "/repos/{}/{}/actions/runs?status={status}&per_page=100&page={page}",
+                    self.owner, self.repo
+                );
+                let v: serde_json::Value =
+                    self.repo_client
+                        .get(route, None::<&()>)
+                        .await
+                        .map_err(|e| {
+                            anyhow::anyhow!("listing {status} workflow runs: {}", describe(&e))
+                        })?;
+                let items = v["workflow_runs"].as_array().cloned().unwrap_or_default();
+                runs.extend(items.iter().filter_map(|r| r["id"].as_u64()));
+                if items.len() < 100 || runs.len() >= MAX_RUNS {
+                    break;
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for run_id in runs.into_iter().take(MAX_RUNS) {
+            for page in 1u32..=3 {
+                let route = format!(
+                    "/repos/{}/{}/actions/runs/{run_id}/jobs?filter=latest&per_page=100&page={page}",
+                    self.owner, self.repo
+                );
+                let v: serde_json::Value =
+                    self.repo_client
+                        .get(route, None::<&()>)
+                        .await
+                        .map_err(|e| {
+                            anyhow::anyhow!("listing the jobs of run {run_id}: {}", describe(&e))
+                        })?;
+                let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+                out.extend(
+                    jobs.iter()
+                        .filter(|j| j["status"] == "queued")
+                        .filter_map(|j| {
+                            Some(QueuedJob {
+                                id: j["id"].as_u64()?,
+                                run_id,
+                                labels: j["labels"]
+                                    .as_array()
+                                    .map(|l| {
+                                        l.iter()
+                                            .filter_map(|s| s.as_str().map(str::to_string))
+                                            .collect()
+                                    })
+                                    .unwrap_or_default(),
+                            })
+                        }),
+                );
+                if jobs.len() < 100 {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}

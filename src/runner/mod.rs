@@ -2,14 +2,22 @@
 //! `runner-ami/stack/runner-stack.yaml` as an AWS Lambda custom runtime. Its contract
 //! is in `runner-ami/README.md` ("Contract with the registration function"):
 //!
+//! - A `workflow_job` webhook through the function URL ([`webhook`]): signed with the
+//!   webhook secret, never seen before (delivery id), this repository, this stack's
+//!   labels, `queued` and not counted yet (job id): one more instance, up to MaxSize.
 //! - `EC2 Instance-launch Lifecycle Action`: mint a JIT runner config for the launching
-//!   instance (runner name = instance id), store it as the SecureString
+//!   instance (runner name = `SQLCOURIER_RUNNER_NAME_PREFIX` + instance id), store it as the SecureString
 //!   `<prefix>/jit/<instance-id>` tagged `sqlcourier:instance-arn=<instance ARN>`, tag the
 //!   instance the same way, complete the hook with CONTINUE, or ABANDON on any failure.
 //! - `EC2 Instance Terminate Successful` / `EC2 Instance Launch Unsuccessful`: remove that
 //!   instance's runner and parameter.
-//! - `Scheduled Event`: remove offline runners whose instance is gone, and JIT
-//!   parameters whose instance is gone or that are older than
+//!   `EC2 Instance Launch Unsuccessful` for lack of spot capacity also switches the
+//!   group to on-demand for `SQLCOURIER_SPOT_FALLBACK_MINUTES` (default 60).
+//! - `Scheduled Event` (every minute): reconcile — raise the desired capacity to
+//!   busy runners + queued jobs of ours (lost webhooks), release instances that ran
+//!   no job within `SQLCOURIER_IDLE_MINUTES` (default 15), undo an expired spot
+//!   fallback — then sweep: remove offline runners of this stack whose instance is
+//!   gone, and JIT parameters whose instance is gone or that are older than
 //!   `SQLCOURIER_JIT_MAX_AGE_MINUTES` (default 20).
 //!
 //! The GitHub App key is read from SSM into memory and only used to sign JWTs; the JIT
@@ -20,6 +28,8 @@ pub mod aws;
 pub mod github;
 pub mod http;
 pub mod lambda;
+pub mod scale;
+pub mod webhook;
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -32,6 +42,13 @@ use tracing::{error, info, warn};
 
 use aws::Aws;
 use github::GitHub;
+
+/// How long delivery and job ids are remembered: longer than GitHub keeps a job
+/// queued (24 h) and than it offers redeliveries (3 days).
+const DEDUP_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The DynamoDB item whose life is the spot fallback's.
+const SPOT_FALLBACK_KEY: &str = "spot-fallback";
 
 /// The function's settings, from the environment the stack sets.
 #[derive(Debug, Clone)]
@@ -47,6 +64,18 @@ pub struct Config {
     pub instance_arn_tag: String,
     pub github_api_url: String,
     pub stale_after: Duration,
+    /// Runner names are this prefix + the instance id; the sweep touches no other
+    /// runner (another fleet's instance-id-named runners stay alone).
+    pub runner_name_prefix: String,
+    /// SSM SecureString holding the webhook secret (no webhook without it).
+    pub webhook_secret_parameter: Option<String>,
+    /// DynamoDB table of seen deliveries and counted jobs (TTL on `expires_at`).
+    pub deliveries_table: Option<String>,
+    /// An instance that ran no job this long after launch is released.
+    pub idle_after: Duration,
+    /// The group's configured on-demand base (restored after a spot fallback).
+    pub on_demand_base: u32,
+    pub spot_fallback_for: Duration,
 }
 
 impl Config {
@@ -86,10 +115,28 @@ impl Config {
         if labels.is_empty() || labels.len() > 100 {
             bail!("SQLCOURIER_RUNNER_LABELS must name 1 to 100 labels");
         }
-        let minutes = get("SQLCOURIER_JIT_MAX_AGE_MINUTES").unwrap_or_else(|| "20".into());
-        let minutes: u64 = minutes.trim().parse().with_context(|| {
-            format!("SQLCOURIER_JIT_MAX_AGE_MINUTES is not a number: {minutes:?}")
-        })?;
+        let number = |k: &str, default: u64| -> Result<u64> {
+            let v = get(k).unwrap_or_else(|| default.to_string());
+            v.trim()
+                .parse()
+                .with_context(|| format!("{k} is not a number: {v:?}"))
+        };
+        let minutes = number("SQLCOURIER_JIT_MAX_AGE_MINUTES", 20)?;
+        let runner_name_prefix = req("SQLCOURIER_RUNNER_NAME_PREFIX")?;
+        if runner_name_prefix.len() > 40
+            || !runner_name_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            bail!(
+                "SQLCOURIER_RUNNER_NAME_PREFIX must be 1 to 40 letters, digits, '-', '_' or '.' (e.g. sqlcourier-runner-), got {runner_name_prefix:?}"
+            );
+        }
+        let opt = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         Ok(Self {
             ssm_prefix,
             owner: req("SQLCOURIER_GITHUB_OWNER")?,
@@ -106,6 +153,15 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| "https://api.github.com".into()),
             stale_after: Duration::from_secs(minutes * 60),
+            runner_name_prefix,
+            webhook_secret_parameter: opt("SQLCOURIER_WEBHOOK_SECRET_PARAMETER"),
+            deliveries_table: opt("SQLCOURIER_DELIVERIES_TABLE"),
+            idle_after: Duration::from_secs(number("SQLCOURIER_IDLE_MINUTES", 15)? * 60),
+            on_demand_base: u32::try_from(number("SQLCOURIER_ON_DEMAND_BASE", 0)?)
+                .context("SQLCOURIER_ON_DEMAND_BASE is too large")?,
+            spot_fallback_for: Duration::from_secs(
+                number("SQLCOURIER_SPOT_FALLBACK_MINUTES", 60)? * 60,
+            ),
         })
     }
 
@@ -115,6 +171,18 @@ impl Config {
 
     pub fn jit_parameter(&self, instance_id: &str) -> String {
         format!("{}/jit/{instance_id}", self.ssm_prefix)
+    }
+
+    /// The runner name of an instance.
+    pub fn runner_name(&self, instance_id: &str) -> String {
+        format!("{}{instance_id}", self.runner_name_prefix)
+    }
+
+    /// The instance of one of this stack's runners; `None` for any other runner.
+    pub fn instance_of_runner<'a>(&self, runner_name: &'a str) -> Option<&'a str> {
+        runner_name
+            .strip_prefix(&self.runner_name_prefix)
+            .filter(|id| is_instance_id(id))
     }
 }
 
@@ -180,6 +248,7 @@ pub struct Registrar {
     cfg: Config,
     aws: Aws,
     github: OnceCell<GitHub>,
+    webhook_secret: OnceCell<Vec<u8>>,
 }
 
 impl Registrar {
@@ -188,6 +257,7 @@ impl Registrar {
             cfg,
             aws,
             github: OnceCell::new(),
+            webhook_secret: OnceCell::new(),
         }
     }
 
@@ -221,14 +291,26 @@ impl Registrar {
 
     /// One EventBridge event. The returned JSON is the invocation's result.
     pub async fn handle(&self, event: Value) -> Result<Value> {
+        if webhook::is_http_event(&event) {
+            return Ok(self.on_webhook(&event).await);
+        }
         let ev: Event =
             serde_json::from_value(event).context("the event is not an EventBridge event")?;
         match ev.detail_type.as_str() {
             "EC2 Instance-launch Lifecycle Action" => self.on_launch(&ev).await,
-            "EC2 Instance Terminate Successful" | "EC2 Instance Launch Unsuccessful" => {
-                self.on_instance_gone(&ev).await
+            "EC2 Instance Terminate Successful" => self.on_instance_gone(&ev).await,
+            "EC2 Instance Launch Unsuccessful" => {
+                let fallback = self.on_launch_failed(&ev).await;
+                let cleanup = self.on_instance_gone(&ev).await?;
+                Ok(json!({"spot_fallback": fallback?, "cleanup": cleanup}))
             }
-            "Scheduled Event" => self.sweep().await,
+            "Scheduled Event" => {
+                // Reconcile first (a stranded job matters more), sweep even if it failed.
+                let reconciled = self.reconcile().await;
+                let swept = self.sweep().await;
+                let reconciled = reconciled?;
+                Ok(json!({"reconcile": reconciled, "sweep": swept?}))
+            }
             other => {
                 warn!(detail_type = other, source = %ev.source, "ignoring an event of unknown kind");
                 Ok(json!({"ignored": other}))
@@ -302,19 +384,20 @@ impl Registrar {
     /// failure after it can remove the runner again.
     async fn register(&self, id: &str, arn: &str, minted: &mut Option<u64>) -> Result<()> {
         let gh = self.github().await?;
+        let runner_name = self.cfg.runner_name(id);
         // A retried event: a runner of this name from the earlier attempt would make
         // generate-jitconfig answer 409. Its config was never used; replace it.
         for r in gh
-            .list_runners(Some(id))
+            .list_runners(Some(&runner_name))
             .await?
             .into_iter()
-            .filter(|r| r.name == id)
+            .filter(|r| r.name == runner_name)
         {
             warn!(instance = id, runner_id = r.id, status = %r.status, "a runner with this name exists already; replacing it");
             gh.delete_runner(r.id).await?;
         }
         let (runner_id, jit) = gh
-            .mint_jit_config(id, self.cfg.runner_group_id, &self.cfg.labels)
+            .mint_jit_config(&runner_name, self.cfg.runner_group_id, &self.cfg.labels)
             .await
             .map_err(|e| anyhow!("minting the JIT runner config: {}", github::describe(&e)))?;
         *minted = Some(runner_id);
@@ -394,12 +477,13 @@ impl Registrar {
             .delete_parameter(&self.cfg.jit_parameter(id))
             .await?;
         let gh = self.github().await?;
+        let runner_name = self.cfg.runner_name(id);
         let mut deleted_runners = 0;
         for r in gh
-            .list_runners(Some(id))
+            .list_runners(Some(&runner_name))
             .await?
             .into_iter()
-            .filter(|r| r.name == id)
+            .filter(|r| r.name == runner_name)
         {
             if gh.delete_runner(r.id).await? {
                 deleted_runners += 1;
@@ -412,6 +496,285 @@ impl Registrar {
         Ok(
             json!({"instance": id, "deleted_parameter": deleted_parameter, "deleted_runners": deleted_runners}),
         )
+    }
+
+    /// The webhook secret, read from SSM once per container.
+    async fn webhook_secret(&self) -> Result<&[u8]> {
+        let name = self.cfg.webhook_secret_parameter.as_deref().context(
+            "SQLCOURIER_WEBHOOK_SECRET_PARAMETER is not set: this function takes no webhooks",
+        )?;
+        let v =
+            self.webhook_secret
+                .get_or_try_init(|| async {
+                    let v =
+                        self.aws.get_secure_parameter(name).await.with_context(|| {
+                            format!("reading the webhook secret from SSM {name}")
+                        })?;
+                    let v = v.trim().to_string();
+                    if v.len() < 16 {
+                        bail!("the webhook secret in SSM {name} is shorter than 16 characters");
+                    }
+                    crate::redact::register(&v);
+                    Ok(v.into_bytes())
+                })
+                .await?;
+        Ok(v.as_slice())
+    }
+
+    fn deliveries_table(&self) -> Result<&str> {
+        self.cfg
+            .deliveries_table
+            .as_deref()
+            .context("SQLCOURIER_DELIVERIES_TABLE is not set: this function takes no webhooks")
+    }
+
+    /// A function URL request: always answered (status + JSON body), never an
+    /// invocation error, so that GitHub shows the outcome of each delivery.
+    async fn on_webhook(&self, event: &Value) -> Value {
+        match self.webhook(event).await {
+            Ok((status, body)) => webhook::response(status, &body),
+            Err(e) => {
+                let message = scrub(&format!("{e:#}"), None);
+                error!(error = %message, "webhook failed; the reconciler will catch up");
+                webhook::response(
+                    500,
+                    &json!({"error": "internal error; see the function log"}),
+                )
+            }
+        }
+    }
+
+    async fn webhook(&self, event: &Value) -> Result<(u16, Value)> {
+        let refuse = |r: webhook::Refusal| {
+            warn!(status = r.status(), reason = %r.reason(), "webhook refused");
+            Ok((r.status(), json!({"refused": r.reason()})))
+        };
+        let req = match webhook::request_of(event) {
+            Ok(r) => r,
+            Err(r) => return refuse(r),
+        };
+        let secret = self.webhook_secret().await?;
+        if let Err(r) = webhook::verify(&req, secret) {
+            return refuse(r);
+        }
+        let delivery = match webhook::delivery_id(&req) {
+            Ok(d) => d,
+            Err(r) => return refuse(r),
+        };
+        let kind = req.header("x-github-event").unwrap_or("").to_string();
+        let table = self.deliveries_table()?;
+        // Signed, so GitHub's; seen before means a replay (or GitHub's redelivery of
+        // an already handled delivery): nothing more happens.
+        if !self
+            .aws
+            .put_once(table, &format!("delivery#{delivery}"), DEDUP_TTL)
+            .await
+            .context("recording the delivery id")?
+        {
+            warn!(%delivery, "webhook refused: this delivery was handled before (replay)");
+            return Ok((409, json!({"refused": "delivery seen before"})));
+        }
+        if kind == "ping" {
+            info!(%delivery, "webhook ping");
+            return Ok((200, json!({"pong": true})));
+        }
+        if kind != "workflow_job" {
+            info!(%delivery, event = %kind, "webhook of another event kind; ignored");
+            return Ok((202, json!({"ignored": "not a workflow_job event"})));
+        }
+        let ev = match webhook::parse(&req.body) {
+            Ok(ev) => ev,
+            Err(r) => return refuse(r),
+        };
+        let repo = format!("{}/{}", self.cfg.owner, self.cfg.repo);
+        if !ev.repository.full_name.eq_ignore_ascii_case(&repo) {
+            info!(%delivery, "workflow_job of another repository; ignored");
+            return Ok((202, json!({"ignored": "another repository"})));
+        }
+        let job = ev.workflow_job.id;
+        if !webhook::labels_match(&ev.workflow_job.labels, &self.cfg.labels) {
+            info!(%delivery, job, labels = ?ev.workflow_job.labels, "workflow_job for other runners; ignored");
+            return Ok((202, json!({"ignored": "labels of other runners"})));
+        }
+        if ev.action != "queued" {
+            info!(%delivery, job, action = %ev.action, runner = ?ev.workflow_job.runner_name, run = ev.workflow_job.run_id, "workflow_job noted");
+            return Ok((202, json!({"noted": ev.action})));
+        }
+        // One instance per job, however many deliveries name it.
+        let job_key = format!("job#{job}");
+        if !self
+            .aws
+            .put_once(table, &job_key, DEDUP_TTL)
+            .await
+            .context("recording the job id")?
+        {
+            info!(%delivery, job, "queued job counted before; nothing to add");
+            return Ok((200, json!({"ignored": "job counted before"})));
+        }
+        match self.scale_up_by_one().await {
+            Ok(v) => {
+                info!(%delivery, job, result = %v, "queued job: capacity raised");
+                Ok((202, v))
+            }
+            Err(e) => {
+                // Let a redelivery (or the reconciler) try again.
+                let _ = self.aws.delete_key(table, &job_key).await;
+                Err(e.context(format!("raising the capacity for job {job}")))
+            }
+        }
+    }
+
+    async fn scale_up_by_one(&self) -> Result<Value> {
+        let g = self.aws.describe_group(&self.cfg.asg_name).await?;
+        match scale::one_more(g.desired, g.max) {
+            Some(d) => {
+                self.aws.set_desired_capacity(&self.cfg.asg_name, d).await?;
+                Ok(json!({"desired_before": g.desired, "desired": d}))
+            }
+            None => {
+                warn!(
+                    desired = g.desired,
+                    max = g.max,
+                    "the group is at MaxSize; the job waits for a runner to finish"
+                );
+                Ok(json!({"desired_before": g.desired, "desired": g.desired, "at_max": true}))
+            }
+        }
+    }
+
+    /// Lost webhooks and idle instances: see [`scale::plan`].
+    pub async fn reconcile(&self) -> Result<Value> {
+        let gh = self.github().await?;
+        let queued = gh
+            .queued_jobs()
+            .await?
+            .into_iter()
+            .filter(|j| webhook::labels_match(&j.labels, &self.cfg.labels))
+            .count() as u32;
+        let runners = gh.list_runners(None).await?;
+        let busy_ids: BTreeSet<String> = runners
+            .iter()
+            .filter(|r| r.busy)
+            .filter_map(|r| self.cfg.instance_of_runner(&r.name).map(str::to_string))
+            .collect();
+        let g = self.aws.describe_group(&self.cfg.asg_name).await?;
+        let candidates: Vec<String> = g
+            .instances
+            .iter()
+            .filter(|i| i.lifecycle_state == "InService" && !i.protected_from_scale_in)
+            .filter(|i| !busy_ids.contains(&i.id))
+            .map(|i| i.id.clone())
+            .collect();
+        let infos = self.aws.instances(&candidates).await?;
+        let now = chrono::Utc::now();
+        let mut idle: Vec<(chrono::DateTime<chrono::Utc>, String)> = candidates
+            .into_iter()
+            .filter_map(|id| {
+                let launched = infos.get(&id)?.launched?;
+                let age = (now - launched).to_std().unwrap_or_default();
+                (age > self.cfg.idle_after).then_some((launched, id))
+            })
+            .collect();
+        idle.sort();
+        let observed = scale::Observed {
+            min: g.min,
+            max: g.max,
+            desired: g.desired,
+            busy: busy_ids.len() as u32,
+            queued,
+            idle_too_long: idle.into_iter().map(|(_, id)| id).collect(),
+        };
+        let plan = scale::plan(&observed);
+        if let Some(d) = plan.raise_to {
+            self.aws.set_desired_capacity(&self.cfg.asg_name, d).await?;
+            info!(
+                desired_before = g.desired,
+                desired = d,
+                queued,
+                busy = observed.busy,
+                "reconcile: capacity raised for queued jobs"
+            );
+        }
+        let mut released = Vec::new();
+        for id in &plan.release {
+            match self.aws.terminate_in_group(id).await {
+                Ok(()) => {
+                    info!(instance = %id, "reconcile: released an instance that ran no job in time");
+                    released.push(id.clone());
+                }
+                Err(e) => {
+                    warn!(instance = %id, error = %scrub(&format!("{e:#}"), None), "reconcile: could not release an idle instance")
+                }
+            }
+        }
+        let restored = self.undo_spot_fallback(&g).await?;
+        info!(
+            queued,
+            busy = observed.busy,
+            desired = g.desired,
+            raised_to = ?plan.raise_to,
+            released = released.len(),
+            "reconcile done"
+        );
+        Ok(
+            json!({"queued": queued, "busy": observed.busy, "desired_before": g.desired,
+                  "raised_to": plan.raise_to, "released": released, "spot_restored": restored}),
+        )
+    }
+
+    /// A launch that failed for lack of spot capacity: all instances on-demand for
+    /// a while (the reconciler undoes it), so the queued job still gets a runner.
+    async fn on_launch_failed(&self, ev: &Event) -> Result<Value> {
+        let message = ev
+            .detail
+            .get("StatusMessage")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let group = ev
+            .detail
+            .get("AutoScalingGroupName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if group != self.cfg.asg_name || !scale::spot_capacity_unavailable(message) {
+            return Ok(json!(false));
+        }
+        let g = self.aws.describe_group(&self.cfg.asg_name).await?;
+        if let Some(table) = self.cfg.deliveries_table.as_deref() {
+            self.aws
+                .put(table, SPOT_FALLBACK_KEY, self.cfg.spot_fallback_for)
+                .await?;
+        }
+        self.aws
+            .set_on_demand_base(&self.cfg.asg_name, g.max)
+            .await?;
+        warn!(
+            on_demand_base = g.max,
+            minutes = self.cfg.spot_fallback_for.as_secs() / 60,
+            "no spot capacity: launching on-demand instances for a while"
+        );
+        Ok(json!({"on_demand_base": g.max}))
+    }
+
+    async fn undo_spot_fallback(&self, g: &aws::Group) -> Result<bool> {
+        let Some(base) = g.on_demand_base else {
+            return Ok(false);
+        };
+        if base == self.cfg.on_demand_base {
+            return Ok(false);
+        }
+        if let Some(table) = self.cfg.deliveries_table.as_deref()
+            && self.aws.is_live(table, SPOT_FALLBACK_KEY).await?
+        {
+            return Ok(false);
+        }
+        self.aws
+            .set_on_demand_base(&self.cfg.asg_name, self.cfg.on_demand_base)
+            .await?;
+        info!(
+            on_demand_base = self.cfg.on_demand_base,
+            "spot fallback over: back to spot"
+        );
+        Ok(true)
     }
 
     /// The hourly sweep. Every failure is logged and counted; the invocation fails at
@@ -434,13 +797,16 @@ impl Registrar {
                 None
             }
         };
-        let offline: Vec<_> = runners
+        // Only this stack's runners (name prefix + instance id): another fleet's
+        // offline runners are not ours to delete, whatever their names look like.
+        let offline: Vec<(String, github::Runner)> = runners
             .unwrap_or_default()
             .into_iter()
-            .filter(|r| is_instance_id(&r.name) && r.status == "offline" && !r.busy)
+            .filter(|r| r.status == "offline" && !r.busy)
+            .filter_map(|r| Some((self.cfg.instance_of_runner(&r.name)?.to_string(), r)))
             .collect();
         let prefix = format!("{}/", self.cfg.jit_path());
-        let mut ids: BTreeSet<String> = offline.iter().map(|r| r.name.clone()).collect();
+        let mut ids: BTreeSet<String> = offline.iter().map(|(id, _)| id.clone()).collect();
         for p in &params {
             if let Some(id) = p.name.strip_prefix(&prefix).filter(|id| is_instance_id(id)) {
                 ids.insert(id.to_string());
@@ -478,7 +844,7 @@ impl Registrar {
         let mut deleted_runners = Vec::new();
         if !offline.is_empty() {
             let gh = self.github().await?;
-            for r in offline.iter().filter(|r| gone(&r.name)) {
+            for (_, r) in offline.iter().filter(|(id, _)| gone(id)) {
                 match gh.delete_runner(r.id).await {
                     Ok(_) => {
                         info!(runner = %r.name, runner_id = r.id, "deleted an offline runner whose instance is gone");
@@ -538,6 +904,7 @@ mod tests {
             ("SQLCOURIER_RUNNER_GROUP_ID", "1"),
             ("SQLCOURIER_ASG_NAME", "s-runners"),
             ("SQLCOURIER_INSTANCE_ARN_TAG", "sqlcourier:instance-arn"),
+            ("SQLCOURIER_RUNNER_NAME_PREFIX", "s-"),
         ]
         .into_iter()
         .collect();
@@ -549,6 +916,34 @@ mod tests {
         assert_eq!(c.labels, ["self-hosted", "linux", "x64", "sqlcourier"]);
         assert_eq!(c.stale_after, Duration::from_secs(1200));
         assert_eq!(c.github_api_url, "https://api.github.com");
+        assert_eq!(c.idle_after, Duration::from_secs(900));
+        assert_eq!(c.runner_name("i-12345678"), "s-i-12345678");
+        // Only this stack's runners are its own: prefix, then an instance id.
+        assert_eq!(c.instance_of_runner("s-i-12345678"), Some("i-12345678"));
+        for other in [
+            "i-12345678",
+            "t-i-12345678",
+            "s-",
+            "s-i-1234567",
+            "s-i-12345678-x",
+            "xs-i-12345678",
+        ] {
+            assert_eq!(c.instance_of_runner(other), None, "{other}");
+        }
+        for bad in ["", "a/b", "has space", &"x".repeat(41)] {
+            let e = Config::from_lookup(|k| {
+                if k == "SQLCOURIER_RUNNER_NAME_PREFIX" {
+                    Some(bad.to_string())
+                } else {
+                    env.get(k).map(|v| v.to_string())
+                }
+            })
+            .unwrap_err();
+            assert!(
+                e.to_string().contains("SQLCOURIER_RUNNER_NAME_PREFIX"),
+                "{bad:?}: {e}"
+            );
+        }
         let err = Config::from_lookup(|k| {
             (k != "SQLCOURIER_GITHUB_APP_ID")
                 .then(|| env.get(k).map(|v| v.to_string()))

@@ -11,6 +11,7 @@ import os
 import re
 import stat
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -243,10 +244,54 @@ def test_unit_runs_as_runner_with_explicit_path_and_powers_off():
     assert re.search(r"^Restart=no$", unit, re.M)
     exit_script = (BOOT / "runner-exit.sh").read_text(encoding="utf-8")
     assert "terminate-instances" in exit_script and "poweroff" in exit_script
+    # one job, then leave the group with a lower desired capacity (no replacement)
+    assert "terminate-instance-in-auto-scaling-group" in exit_script
+    assert "--should-decrement-desired-capacity" in exit_script
+
+
+def test_unit_namespaces_can_be_set_up():
+    """226/NAMESPACE regression: with PrivateTmp=true the unit's /tmp and /var/tmp
+    are new and empty, so a ReadWritePaths= (or ReadOnlyPaths=, BindPaths=...)
+    entry below them does not exist and the unit never starts. Every listed path
+    must be outside them (and made by the image)."""
+    unit = (BOOT / "sqlcourier-runner.service").read_text(encoding="utf-8")
+    private_tmp = re.search(r"^PrivateTmp=(true|yes|1)$", unit, re.M)
+    for key in ("ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths", "BindPaths", "BindReadOnlyPaths"):
+        for line in re.findall(rf"^{key}=(.*)$", unit, re.M):
+            for path in line.split():
+                path = path.lstrip("-+")
+                if private_tmp:
+                    assert not re.match(r"^/(var/)?tmp(/|$)", path), f"{key}={path} under PrivateTmp"
+    base = (PACKER / "scripts" / "install-base.sh").read_text(encoding="utf-8")
+    for line in re.findall(r"^ReadWritePaths=(.*)$", unit, re.M):
+        for path in line.split():
+            assert path in base, f"{path} is not created by install-base.sh"
+
+
+def test_deprecated_runner_exits_non_zero_and_alarms():
+    unit = (BOOT / "sqlcourier-runner.service").read_text(encoding="utf-8")
+    assert re.search(r"^Environment=ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1$", unit, re.M)
+    exit_script = (BOOT / "runner-exit.sh").read_text(encoding="utf-8")
+    assert 'EXIT_STATUS:-}" == "7"' in exit_script and "RUNNER_VERSION_DEPRECATED" in exit_script
+
+
+def test_every_aws_call_in_the_boot_scripts_has_timeouts():
+    """A bare `aws` call waits minutes on a black-holed endpoint (309 s seen)."""
+    lib = (BOOT / "lib.sh").read_text(encoding="utf-8")
+    assert "--cli-connect-timeout" in lib and "--cli-read-timeout" in lib and "timeout --kill-after" in lib
+    for script in BOOT.glob("*.sh"):
+        if script.name == "lib.sh":
+            continue
+        for n, line in enumerate(script.read_text(encoding="utf-8").splitlines(), 1):
+            code = line.split("#", 1)[0]
+            assert not re.search(r"(^|[\s;&|($`])aws\s", code), f"{script.name}:{n}: bare aws call: {line.strip()}"
+            assert "curl " not in code or "--max-time" in code or code.rstrip().endswith("\\"), f"{script.name}:{n}"
 
 
 def test_boot_scripts_are_strict_and_executable():
     for script in BOOT.glob("*.sh"):
+        if script.name == "lib.sh":  # sourced by the others, never run
+            continue
         text = script.read_text(encoding="utf-8")
         assert text.startswith("#!/usr/bin/env bash\n"), script
         assert re.search(r"^set -[eu]*o pipefail$", text, re.M), script
@@ -269,7 +314,7 @@ INSTANCE = "i-0123456789abcdef0"
 SECRET = "SECRET-JIT-CONFIG-c2VjcmV0"
 
 
-def _stub_env(tmp_path, *, param_exists=True):
+def _stub_env(tmp_path, *, param_exists=True, denied=False):
     stubs = tmp_path / "bin"
     stubs.mkdir()
     calls = tmp_path / "aws-calls"
@@ -281,6 +326,7 @@ def _stub_env(tmp_path, *, param_exists=True):
               case "$a" in
                 */latest/api/token) echo TOKEN; exit 0 ;;
                 */latest/meta-data/instance-id) echo {INSTANCE}; exit 0 ;;
+                */latest/meta-data/tags/instance/*) [[ -e "{tmp_path}/tagged" ]] && {{ echo arn; exit 0; }}; exit 22 ;;
               esac
             done
             exit 22
@@ -288,7 +334,10 @@ def _stub_env(tmp_path, *, param_exists=True):
         )
     )
     get = (
-        f'echo "{SECRET}"; exit 0'
+        'echo "An error occurred (AccessDeniedException) when calling the GetParameter operation: '
+        'User: arn:aws:sts::1:assumed-role/r/i is not authorized to perform: ssm:GetParameter" >&2; exit 254'
+        if denied
+        else f'echo "{SECRET}"; exit 0'
         if param_exists
         else 'echo "An error occurred (ParameterNotFound) when calling the GetParameter operation" >&2; exit 254'
     )
@@ -296,6 +345,8 @@ def _stub_env(tmp_path, *, param_exists=True):
         textwrap.dedent(
             f"""\
             #!/usr/bin/env bash
+            [[ "$1 $3" == "--cli-connect-timeout --cli-read-timeout" ]] || {{ echo "no timeouts: $*" >> "{calls}"; exit 255; }}
+            shift 4
             echo "$*" >> "{calls}"
             if [[ "$1 $2" == "ssm get-parameter" ]]; then {get}; fi
             exit 0
@@ -315,6 +366,7 @@ def _stub_env(tmp_path, *, param_exists=True):
         "SQLCOURIER_SSM_PREFIX": "/sqlcourier/test",
         "SQLCOURIER_JIT_WAIT_SECONDS": "2",
         "SQLCOURIER_JIT_POLL_SECONDS": "1",
+        "SQLCOURIER_TMP_DIR": str(tmp_path / "tmp"),
     }
     return env, calls
 
@@ -344,6 +396,26 @@ def test_start_runner_gives_up_when_no_config_arrives(tmp_path):
     assert "giving up" in res.stderr
     assert not (tmp_path / "run-args").exists()
     assert all(line.startswith("ssm get-parameter") for line in calls.read_text().splitlines())
+
+
+def test_start_runner_waits_quietly_while_access_denied_means_not_registered(tmp_path):
+    """Under the tag condition a parameter that does not exist yet answers
+    AccessDenied; before the function tagged the instance that is just "not yet"."""
+    env, calls = _stub_env(tmp_path, denied=True)
+    res = _run("start-runner.sh", env)
+    assert res.returncode == 3, res.stderr
+    assert "ACCESS_DENIED" not in res.stderr
+    assert "never tagged this instance" in res.stderr
+
+
+def test_start_runner_names_a_broken_policy_once_registered(tmp_path):
+    env, _ = _stub_env(tmp_path, denied=True)
+    (tmp_path / "tagged").touch()
+    env["SQLCOURIER_JIT_WAIT_SECONDS"] = "60"
+    res = _run("start-runner.sh", env)
+    assert res.returncode == 4, res.stderr
+    assert "ACCESS_DENIED" in res.stderr and "RunnerRole policy" in res.stderr
+    assert not (tmp_path / "run-args").exists()
 
 
 def test_start_runner_rejects_a_malformed_prefix(tmp_path):
@@ -445,8 +517,43 @@ def test_launch_hook_reaches_the_registration_function(stack):
     assert len(launch) == 1
     assert launch[0]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": [fn_name, "Arn"]}
     assert any("ScheduleExpression" in r["Properties"] for r in rules.values()), "no sweep schedule"
-    perms = resources(stack, "AWS::Lambda::Permission")
+    perms = [p for p in resources(stack, "AWS::Lambda::Permission").values()
+             if p["Properties"]["Principal"] == "events.amazonaws.com"]
     assert len(perms) == len(rules), "every rule needs an invoke permission"
+
+
+def test_webhook_reaches_the_function_and_its_secret_stays_in_ssm(stack):
+    fn_name, fn = next(iter(resources(stack, "AWS::Lambda::Function").items()))
+    (url,) = resources(stack, "AWS::Lambda::Url").values()
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [fn_name, "Arn"]}
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env["SQLCOURIER_WEBHOOK_SECRET_PARAMETER"] == {"Ref": "GitHubWebhookSecretParameter"}
+    assert env["SQLCOURIER_RUNNER_NAME_PREFIX"] == {"Fn::Sub": "${AWS::StackName}-"}
+    # The template names the parameter; no parameter or resource holds a secret value.
+    param = stack["Parameters"]["GitHubWebhookSecretParameter"]
+    assert param["Default"].startswith("/") and "NoEcho" not in param
+    assert not resources(stack, "AWS::SSM::Parameter")
+    assert not resources(stack, "AWS::SecretsManager::Secret")
+    (table,) = resources(stack, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    (sched,) = [r for r in resources(stack, "AWS::Events::Rule").values() if "ScheduleExpression" in r["Properties"]]
+    assert sched["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+
+
+def test_warm_capacity_is_optional_and_the_floor_never_lowers_desired(stack):
+    """Weekday-1st regression: the 08:50 business-hours action set DesiredCapacity 1
+    over the 08:30 monthly window's 4. The floor now sets MinSize only."""
+    params = stack["Parameters"]
+    assert params["BusinessHoursCapacity"]["Default"] == 0
+    assert params["MonthlyWindowCapacity"]["Default"] == 0
+    actions = resources(stack, "AWS::AutoScaling::ScheduledAction")
+    for name, a in actions.items():
+        assert "Condition" in a, f"{name} must be optional"
+        props = a["Properties"]
+        if name.startswith("BusinessHours"):
+            assert "DesiredCapacity" not in props and "MinSize" in props, name
+        if name.startswith("Monthly"):
+            assert "MinSize" not in props and "MaxSize" not in props, name
 
 
 def test_registration_function_is_a_custom_runtime(stack):
@@ -510,3 +617,78 @@ def test_outputs_name_the_security_group_and_the_group(stack):
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(pytest.main([os.path.abspath(__file__), "-q"]))
+
+
+# --------------------------------------------------------------------------- runner version check
+CHECK = AMI / "tools" / "check-runner-version.py"
+
+
+def _releases_standin(releases):
+    """A GitHub releases API stand-in on 127.0.0.1; returns (url, server)."""
+    import http.server
+    import json
+    import threading
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            if not self.path.startswith("/repos/actions/runner/releases"):
+                self.send_response(404)
+                self.end_headers()
+                return
+            body = json.dumps(releases).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{srv.server_port}", srv
+
+
+def _check(tmp_path, pin, releases, now):
+    vars_file = tmp_path / "runner.auto.pkrvars.hcl"
+    vars_file.write_text(f'runner_version = "{pin}"\nrunner_sha256  = "{"0" * 64}"\n')
+    url, srv = _releases_standin(releases)
+    try:
+        return subprocess.run(
+            [sys.executable, str(CHECK), "--api", url, "--now", now, "--vars", str(vars_file)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )
+    finally:
+        srv.shutdown()
+
+
+def _rel(tag, when, **kw):
+    return {"tag_name": f"v{tag}", "published_at": when, "draft": False, "prerelease": False, **kw}
+
+
+def test_version_check_passes_for_the_newest_and_inside_the_grace_period(tmp_path):
+    rels = [_rel("2.334.0", "2026-10-01T00:00:00Z"), _rel("2.333.1", "2026-09-01T00:00:00Z")]
+    assert _check(tmp_path, "2.334.0", rels, "2026-12-01T00:00:00+00:00").returncode == 0
+    rels.insert(0, _rel("2.335.0", "2026-11-25T00:00:00Z"))
+    res = _check(tmp_path, "2.334.0", rels, "2026-12-01T00:00:00+00:00")
+    assert res.returncode == 0, res.stderr
+    assert "update before 2026-12-25" in res.stdout
+
+
+def test_version_check_fails_two_weeks_after_a_newer_release_with_what_to_do(tmp_path):
+    rels = [_rel("2.336.0", "2026-11-28T00:00:00Z"), _rel("2.335.0", "2026-11-10T00:00:00Z"),
+            _rel("2.334.0", "2026-10-01T00:00:00Z"), _rel("2.337.0", "2026-11-30T00:00:00Z", prerelease=True)]
+    res = _check(tmp_path, "2.334.0", rels, "2026-12-01T00:00:00+00:00")
+    assert res.returncode == 1
+    # the window runs from the FIRST newer release; the fix names the newest stable one
+    assert "2026-12-10" in res.stderr and 'runner_version = "2.336.0"' in res.stderr
+    assert "packer build" in res.stderr
+
+
+def test_version_check_says_when_it_cannot_tell(tmp_path):
+    res = subprocess.run(
+        [sys.executable, str(CHECK), "--api", "http://127.0.0.1:9", "--vars", str(PACKER / "runner.auto.pkrvars.hcl")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert res.returncode == 2 and "could not read the runner releases" in res.stderr

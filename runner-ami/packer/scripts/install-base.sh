@@ -32,10 +32,8 @@ fi
 
 install -d -o runner -g runner -m 0755 /opt/actions-runner
 install -d -o root -g root -m 0755 /etc/sqlcourier /usr/local/lib/sqlcourier-runner
-# Temporary CSVs live under /var/tmp/sqlcourier (wiped by the job-completed hook).
-cat >/etc/tmpfiles.d/sqlcourier.conf <<'CONF'
-d /var/tmp/sqlcourier 0700 runner runner -
-CONF
-systemd-tmpfiles --create /etc/tmpfiles.d/sqlcourier.conf
+# Temporary CSVs live under /var/tmp/sqlcourier inside the unit's private
+# /var/tmp (PrivateTmp=true): start-runner.sh creates it, the job-completed hook
+# wipes it, and systemd removes it with the unit. Nothing to create here.
 
 echo "install-base: done"

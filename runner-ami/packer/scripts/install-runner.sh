@@ -29,9 +29,11 @@ echo "${SQLCOURIER_SHA256}  ${stage}/sqlcourier" | sha256sum --check --strict -
 install -o root -g root -m 0755 "${stage}/sqlcourier" /usr/local/bin/sqlcourier
 
 echo "install-runner: installing boot files"
-for f in start-runner.sh job-started.sh job-completed.sh runner-exit.sh; do
+for f in start-runner.sh job-started.sh job-completed.sh runner-exit.sh lib.sh; do
   install -o root -g root -m 0755 "${stage}/${f}" "/usr/local/lib/sqlcourier-runner/${f}"
 done
+# The version this image verified; job-started.sh compares the running runner with it.
+printf '%s\n' "$RUNNER_VERSION" >/usr/local/lib/sqlcourier-runner/runner-version
 install -o root -g root -m 0644 "${stage}/sqlcourier-runner.service" /etc/systemd/system/sqlcourier-runner.service
 # Not enabled: cloud-init (user-data) starts it once /etc/sqlcourier/runner.env exists.
 # An instance launched without our user-data therefore never registers anything.

@@ -31,7 +31,11 @@ for tool in sqlcourier aws curl jq git mysql psql; do
   echo "verify: ${tool} -> ${where}"
 done
 as_runner 'aws --version'
-as_runner 'test -w /var/tmp/sqlcourier' || { echo "verify: /var/tmp/sqlcourier not writable by runner" >&2; exit 1; }
+as_runner 'test -w /var/tmp && test -k /var/tmp' || { echo "verify: /var/tmp is not a sticky, writable directory" >&2; exit 1; }
+# The unit must actually start: the boot files under a real systemd are tested by
+# tests/boot/runner-unit.sh; here only what the image adds is checked.
+test "$(tr -d '[:space:]' </usr/local/lib/sqlcourier-runner/runner-version)" = "$RUNNER_VERSION" \
+  || { echo "verify: runner-version file does not hold ${RUNNER_VERSION}" >&2; exit 1; }
 if systemctl is-enabled sqlcourier-runner.service >/dev/null 2>&1; then
   echo "verify: sqlcourier-runner.service must not be enabled in the image" >&2
   exit 1
