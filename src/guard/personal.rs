@@ -101,7 +101,8 @@ impl<M> Rules<'_, M> {
         {
             problems.push(Problem::Name { word });
         }
-        let mut all_allowed = !reach.is_empty();
+        // a column of literals only carries no table data: its result name can allow it
+        let mut all_allowed = !reach.is_empty() || name_allowed;
         for o in reach {
             match o {
                 Origin::Column { .. } => {

@@ -44,8 +44,11 @@ const MYSQL: &str = "SELECT \
     ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
   WHERE c.TABLE_SCHEMA = DATABASE()";
 
+// Tables in `public` are written without a schema: sqlcourier pins `search_path` to
+// `pg_catalog, public` (src/source/postgres.rs), so an unqualified name in a query means
+// `public` (`current_schema()` would say `pg_catalog` under that pin).
 const POSTGRES: &str = "SELECT \
-    CASE WHEN n.nspname = current_schema() THEN NULL ELSE n.nspname::text END, \
+    CASE WHEN n.nspname = 'public' THEN NULL ELSE n.nspname::text END, \
     c.relname::text, \
     c.relkind IN ('v', 'm'), \
     obj_description(c.oid, 'pg_class'), \

@@ -701,7 +701,7 @@ where
     for (i, sql) in corpus.iter().enumerate() {
         repo.query(
             &format!("l{i:02}.sql"),
-            &format!("output: {{file: l{i:02}.csv}}\nallow_formulas: \"test data\"\npii_allowed: {{e: test, dom: test, n: test, names: test, q: test, name: test}}"),
+            &format!("output: {{file: l{i:02}.csv}}\nallow_formulas: \"test data\"\npii_allowed: {{email: test, e: test, dom: test, n: test, names: test, q: test, name: test}}"),
             sql,
         );
     }

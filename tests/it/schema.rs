@@ -210,7 +210,13 @@ async fn mariadb_pull_writes_the_documented_file_keeps_marks_and_check_uses_it()
         out.contains("queries/alias.sql:7:21: a result column is personal"),
         "{out}"
     );
-    assert!(!out.contains("queries/ok.sql"), "{out}");
+    // ok.sql may get warnings (`SELECT *`), never an error
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("queries/ok.sql"))
+            .all(|l| l.contains("warning:")),
+        "{out}"
+    );
 
     // run: the database returns a column the catalogue does not know yet
     exec_mysql(
