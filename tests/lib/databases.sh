@@ -32,10 +32,10 @@ apt_install() {
 # The test database's name; set SQLCOURIER_TEST_DB to give a parallel run of the suite
 # (another worktree, another developer on the same machine) its own database.
 TEST_DB=${SQLCOURIER_TEST_DB:-sqlcourier_test}
-case "$TEST_DB" in *[!a-z0-9_]*|"") echo "SQLCOURIER_TEST_DB: lower-case letters, digits and _ only" >&2; return 1 2>/dev/null || exit 1 ;; esac
+case "$TEST_DB" in *[!a-z0-9_]*|"") echo "SQLCOURIER_TEST_DB: lower-case letters, digits and _ only" >&2; return 1 ;; esac
 MYSQL_PORT=${SQLCOURIER_TEST_MYSQL_PORT:-3306}
 PG_PORT=${SQLCOURIER_TEST_PG_PORT:-5432}
-case "$MYSQL_PORT$PG_PORT" in *[!0-9]*) echo "SQLCOURIER_TEST_MYSQL_PORT / SQLCOURIER_TEST_PG_PORT: digits only" >&2; return 1 2>/dev/null || exit 1 ;; esac
+case "$MYSQL_PORT$PG_PORT" in *[!0-9]*) echo "SQLCOURIER_TEST_MYSQL_PORT / SQLCOURIER_TEST_PG_PORT: digits only" >&2; return 1 ;; esac
 
 # ---------------------------------------------------------------- MariaDB
 # `ping` exits 0 whenever a server answers, even when it refuses the (absent) login.
