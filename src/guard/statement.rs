@@ -165,18 +165,24 @@ pub struct SqlSource<'a> {
     pub sql_col: usize,
 }
 
+/// The file's line and column of `loc`, a position inside SQL that starts at
+/// `sql_line`/`sql_col` of the file (an unknown position, line 0, is the SQL's start).
+pub fn file_position(sql_line: usize, sql_col: usize, loc: Location) -> (usize, usize) {
+    if loc.line == 0 {
+        return (sql_line, sql_col);
+    }
+    let line = sql_line + loc.line as usize - 1;
+    let col = if loc.line == 1 {
+        sql_col + loc.column as usize - 1
+    } else {
+        loc.column as usize
+    };
+    (line, col)
+}
+
 impl SqlSource<'_> {
     fn at(&self, loc: Location) -> (usize, usize) {
-        if loc.line == 0 {
-            return (self.sql_line, self.sql_col);
-        }
-        let line = self.sql_line + loc.line as usize - 1;
-        let col = if loc.line == 1 {
-            self.sql_col + loc.column as usize - 1
-        } else {
-            loc.column as usize
-        };
-        (line, col)
+        file_position(self.sql_line, self.sql_col, loc)
     }
 
     fn diag(&self, loc: Location, msg: impl Into<String>) -> Diagnostic {
@@ -780,13 +786,7 @@ impl CheckedStatement {
             return Lineage::default();
         };
         let (sql_line, sql_col) = self.sql_at;
-        let src = SqlSource {
-            path: Path::new(""),
-            sql: "",
-            sql_line,
-            sql_col,
-        };
-        lineage::analyze(q, schema, &|l| src.at(l))
+        lineage::analyze(q, schema, &|l| file_position(sql_line, sql_col, l))
     }
 
     /// The statement as sent: re-rendered from the tree, `:name` parameters replaced,

@@ -76,16 +76,7 @@ pub struct SqlAt<'a> {
 
 impl SqlAt<'_> {
     fn at(&self, loc: Location) -> (usize, usize) {
-        if loc.line == 0 {
-            return (self.sql_line, self.sql_col);
-        }
-        let line = self.sql_line + loc.line as usize - 1;
-        let col = if loc.line == 1 {
-            self.sql_col + loc.column as usize - 1
-        } else {
-            loc.column as usize
-        };
-        (line, col)
+        crate::guard::statement::file_position(self.sql_line, self.sql_col, loc)
     }
 }
 
