@@ -70,8 +70,8 @@ if [ "$quick" -eq 0 ]; then
   step "workflow lint" bash tests/lint/workflows.sh
   step "runner-ami lint" bash tests/lint/runner-ami.sh
   # the image's systemd units booted under a real systemd (root; ~1 min, plus a
-  # few minutes of debootstrap the first time on a machine)
-  step "runner unit boot" bash tests/boot/runner-unit.sh
+  # few minutes of debootstrap the first time on a machine); through sudo when not root
+  step "runner unit boot" as_root bash tests/boot/runner-unit.sh
 fi
 
 printf '\nsuite: %d passed, %d failed\n' "$passed" "$failed"
