@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use crate::drive_standin::{DRIVE_SCOPE, FOLDER, Fault, SERVICE_ACCOUNT, Standin, TEST_KEY_PEM};
+use crate::drive_standin::{FOLDER, Fault, SERVICE_ACCOUNT, Standin, TEST_KEY_PEM};
 use crate::support::{Repo, text};
 
 pub(crate) const SQLITE: &str = "sqlite::memory:";
@@ -539,12 +539,6 @@ fn drive_100_mib_upload_keeps_memory_flat() {
         peak_kib < 64 * 1024,
         "peak RSS {peak_kib} KiB is not far below {size} bytes"
     );
-}
-
-#[test]
-fn drive_token_scope_is_the_full_drive_scope() {
-    // the stand-in refuses tokens without it; this pins the constant the code sends
-    assert_eq!(DRIVE_SCOPE, sqlcourier::sink::drive::auth::SCOPE);
 }
 
 #[test]
