@@ -33,6 +33,12 @@ extra=()
 [[ $mode == sudo ]] && extra=(--include=sudo)
 debootstrap --variant=minbase "${extra[@]}" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# the machine's trust store (not the project's business: a machine of this kind reaches
+# the registries through an egress proxy whose CA the host trusts), as on a fresh machine
+# of the same kind; the ca-certificates package itself is left to tests/run.sh
+mkdir -p "$root/etc/ssl/certs" "$root/usr/local/share/ca-certificates"
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
 
 if [[ $mode == root ]]; then
   user=root home=/root
@@ -70,6 +76,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# the CA variables of this machine's environment, passed on as a fresh machine has them
+ca_env() { env | grep -E '^(SSL_CERT_FILE|SSL_CERT_DIR|CURL_CA_BUNDLE|PIP_CERT|REQUESTS_CA_BUNDLE|GIT_SSL_CAINFO|AWS_CA_BUNDLE|PIP_DEFAULT_TIMEOUT)=' | tr '\n' ' '; }
+
 # what the newcomer types, timed; README's prerequisite line first
 cat >"$root/tmp/commands.sh" <<'EOS'
 set -u
@@ -96,7 +105,7 @@ ip netns exec "$ns" unshare --pid --mount --fork --propagation private bash -c "
   mount --rbind /dev '$root/dev'
   mount -t sysfs sysfs '$root/sys'
   mount -t tmpfs tmpfs '$root/run'
-  chroot '$root' /usr/sbin/runuser -u '$user' -- env -i HOME='$home' USER='$user' LANG=C.UTF-8 TERM=dumb bash /tmp/commands.sh
+  chroot '$root' /usr/sbin/runuser -u '$user' -- env -i HOME='$home' USER='$user' LANG=C.UTF-8 TERM=dumb $(ca_env) bash /tmp/commands.sh
 " | tee "$work/times.txt"
 cp "$root"/tmp/*.log "$work/" 2>/dev/null || true
 say "logs in $work"
