@@ -14,6 +14,7 @@ pub mod kind;
 pub mod mysql;
 pub mod postgres;
 pub mod privileges;
+pub mod resolution;
 pub mod sqlite;
 
 pub use kind::ColumnKind;

@@ -112,6 +112,9 @@ impl PostgresSource {
         self.set("IntervalStyle", "iso_8601").await?;
         self.set("extra_float_digits", "1").await?;
         self.set("bytea_output", "hex").await?;
+        // every name resolves to what the check approved (source::resolution)
+        let names = crate::guard::names::unresolved(job.statement.tree());
+        super::resolution::postgres(&mut self.conn, &names).await?;
 
         // 1. prepare with $n: the server names the parameter and column types
         let (sql, order) = job
