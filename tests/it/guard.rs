@@ -291,6 +291,8 @@ async fn mysql_server_receives_only_what_was_approved() {
         "SET SESSION max_statement_time",
         "START TRANSACTION READ ONLY",
         "ROLLBACK",
+        // source::resolution: stored functions that could shadow a called built-in
+        "SELECT CAST(ROUTINE_NAME AS CHAR) FROM information_schema.ROUTINES",
     ];
     let mut seen_approved = 0;
     for r in &rows {
@@ -529,6 +531,9 @@ fn pg_log_shows_only_approved(log: &std::path::Path, from: u64, db: &str) {
         "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
         "ROLLBACK",
         "WITH me AS (SELECT oid, rolname FROM pg_roles WHERE rolname = current_user)",
+        // source::resolution: objects that could shadow a name, where relations resolve
+        "WITH path AS (",
+        "SELECT n.nspname::text FROM pg_catalog.pg_class c",
         "",
     ];
     let me = format!("sqlcourier_ro_guard@{db} ");
@@ -921,7 +926,7 @@ async fn huge_cell_is_refused_with_bounded_memory() {
         // the server builds a value only up to its max_allowed_packet: raise it for
         // this test (new connections read the global) and put it back
         let mut admin = sqlx::MySqlConnection::connect(&url).await.unwrap();
-        let before: i64 = sqlx::query_scalar("SELECT @@GLOBAL.max_allowed_packet")
+        let before: u64 = sqlx::query_scalar("SELECT @@GLOBAL.max_allowed_packet")
             .fetch_one(&mut admin)
             .await
             .unwrap();
