@@ -3,6 +3,7 @@
 
 pub mod allow;
 pub mod lineage;
+pub mod names;
 pub mod params;
 pub mod period;
 pub mod personal;

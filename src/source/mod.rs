@@ -14,6 +14,7 @@ pub mod kind;
 pub mod mysql;
 pub mod postgres;
 pub mod privileges;
+pub mod resolution;
 pub mod sqlite;
 
 pub use kind::ColumnKind;
@@ -62,10 +63,21 @@ pub struct Export<'a> {
 /// The default cell size limit: 64 MiB.
 pub const DEFAULT_MAX_CELL_BYTES: u64 = 64 * 1024 * 1024;
 
-/// The error for a cell over the limit (row 1 is the first data row).
-pub(crate) fn cell_too_large(row: u64, column: &str, len: usize, limit: u64) -> anyhow::Error {
+/// The error for a cell over the limit (row 1 is the first data row). `len` is the
+/// value's size when it is known: a source that stops reading a huge value as soon as
+/// it passes the limit (so that memory stays bounded) does not know it.
+pub(crate) fn cell_too_large(
+    row: u64,
+    column: &str,
+    len: Option<usize>,
+    limit: u64,
+) -> anyhow::Error {
+    let value = match len {
+        Some(len) => format!("a value of {len} bytes"),
+        None => "a value".to_string(),
+    };
     anyhow::anyhow!(
-        "row {row}, column `{column}`: a value of {len} bytes is larger than the cell limit of {limit} bytes, so the export was stopped and nothing was delivered. What to do: select a shorter part of it (for example LEFT(col, 1000)), or ask an engineer to raise `max_cell_bytes` for this database in sqlcourier.yaml"
+        "row {row}, column `{column}`: {value} is larger than the cell limit of {limit} bytes, so the export was stopped and nothing was delivered. What to do: select a shorter part of it (for example LEFT(col, 1000)), or ask an engineer to raise `max_cell_bytes` for this database in sqlcourier.yaml"
     )
 }
 

@@ -19,6 +19,11 @@ pub struct MysqlSource {
     url: String,
     connection_id: u64,
     mariadb: bool,
+    /// Reading rows stopped part-way (a cell over the limit, a sink error): the rest of
+    /// the result is still on the wire, so nothing more is sent on this connection (a
+    /// ROLLBACK would first read every remaining row); the server rolls the transaction
+    /// back when it is closed.
+    broken: bool,
 }
 
 /// How a column's binary-protocol bytes become text.
@@ -108,6 +113,7 @@ impl MysqlSource {
             url: url.to_string(),
             connection_id: id,
             mariadb: version.contains("MariaDB"),
+            broken: false,
         })
     }
 
@@ -127,6 +133,11 @@ impl MysqlSource {
     }
 
     pub async fn export(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        if self.broken {
+            anyhow::bail!(
+                "the connection was left unusable by the previous error; nothing was run. What to do: run the query again"
+            );
+        }
         let conn = &mut self.conn;
         // session settings: time zone for TIMESTAMP, the server-side time limit
         if sqlx::query("SET time_zone = ?")
@@ -158,11 +169,16 @@ impl MysqlSource {
             .map_err(|e| explain_db_error(&e, "could not start a read-only transaction"))?;
 
         let result = self.stream(job, sink).await;
-        let _ = self.conn.execute("ROLLBACK").await;
+        if !self.broken {
+            let _ = self.conn.execute("ROLLBACK").await;
+        }
         result
     }
 
     async fn stream(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        // every function name resolves to the built-in the check approved
+        let unresolved = crate::guard::names::unresolved(job.statement.tree());
+        super::resolution::mysql(&mut self.conn, &unresolved).await?;
         let (sql, order) = job
             .statement
             .render(Placeholders::Question)
@@ -179,34 +195,79 @@ impl MysqlSource {
         sink.kinds(&column_kinds)?;
         sink.columns(&names)?;
 
+        // a row is at most its cells at the limit plus their length headers and the
+        // NULL bitmap: the patched driver (vendor/sqlx-mysql) refuses a bigger one
+        // while assembling it (memory: the limit plus one 16 MiB protocol part), and
+        // the cell that made it too big is read from the kept part's length headers
+        let n = kinds.len();
+        let max_row = (job.max_cell_bytes.saturating_add(9))
+            .saturating_mul(n.max(1) as u64)
+            .saturating_add(n as u64 / 8 + 2);
+        let columns: Vec<sqlx::mysql::MySqlColumn> = stmt.columns().to_vec();
+        self.conn
+            .set_max_packet_bytes(Some(usize::try_from(max_row).unwrap_or(usize::MAX)));
         let q = super::bind_all(stmt.query(), &order, job.params)?;
         let mut rows = q.fetch(&mut self.conn);
-        let n = kinds.len();
         let mut bufs: Vec<Vec<u8>> = vec![Vec::with_capacity(32); n];
         let mut present = vec![false; n];
         let mut storage = super::CellVec::with_capacity(n);
         let mut row_no = 0u64;
-        while let Some(row) = rows
-            .try_next()
-            .await
-            .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
-        {
-            row_no += 1;
-            for i in 0..n {
-                present[i] = render(&row, i, kinds[i], &mut bufs[i])?;
-                if bufs[i].len() as u64 > job.max_cell_bytes {
-                    return Err(super::cell_too_large(
-                        row_no,
-                        &names[i],
-                        bufs[i].len(),
-                        job.max_cell_bytes,
-                    ));
+        let read: Result<()> = async {
+            while let Some(row) = rows.try_next().await.map_err(|e| {
+                oversize(&e, &columns, &names, row_no + 1, job.max_cell_bytes)
+                    .unwrap_or_else(|| explain_db_error(&e, "the query failed while reading rows"))
+            })? {
+                row_no += 1;
+                for i in 0..n {
+                    present[i] = render(&row, i, kinds[i], &mut bufs[i])?;
+                    if bufs[i].len() as u64 > job.max_cell_bytes {
+                        return Err(super::cell_too_large(
+                            row_no,
+                            &names[i],
+                            Some(bufs[i].len()),
+                            job.max_cell_bytes,
+                        ));
+                    }
                 }
+                storage.emit(&bufs, &present, sink)?;
             }
-            storage.emit(&bufs, &present, sink)?;
+            Ok(())
         }
-        Ok(())
+        .await;
+        drop(rows);
+        if read.is_err() {
+            self.broken = true;
+        }
+        read
     }
+}
+
+/// The cell-limit error for a row the driver refused as too large (see
+/// `MysqlSource::stream`), naming the cell from the row's kept part.
+fn oversize(
+    e: &sqlx::Error,
+    columns: &[sqlx::mysql::MySqlColumn],
+    names: &[String],
+    row: u64,
+    limit: u64,
+) -> Option<anyhow::Error> {
+    let sqlx::Error::Decode(inner) = e else {
+        return None;
+    };
+    let big = inner.downcast_ref::<sqlx::mysql::PacketTooLarge>()?;
+    Some(match big.oversized_binary_cell(columns, limit) {
+        Some((i, len)) => super::cell_too_large(
+            row,
+            names.get(i).map(String::as_str).unwrap_or("?"),
+            usize::try_from(len).ok(),
+            limit,
+        ),
+        // cannot happen for a row over the limit computed above; still refuse clearly
+        None => anyhow::anyhow!(
+            "row {row}: the row is {} bytes, more than its cells can be at the cell limit of {limit} bytes, so the export was stopped and nothing was delivered. What to do: select shorter values, or ask an engineer to raise `max_cell_bytes` for this database in sqlcourier.yaml",
+            big.len()
+        ),
+    })
 }
 
 /// The session's `sql_mode`, set at connect whatever the server's default: no

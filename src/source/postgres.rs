@@ -22,6 +22,10 @@ pub struct PostgresSource {
     conn: PgConnection,
     url: String,
     pid: i32,
+    /// A COPY stopped part-way (a cell over the limit, a sink error): the rest of its
+    /// rows are still on the wire, so nothing more may be read from or sent on this
+    /// connection; the server rolls the transaction back when it is closed.
+    broken: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -54,6 +58,7 @@ impl PostgresSource {
             conn,
             url: url.to_string(),
             pid,
+            broken: false,
         })
     }
 
@@ -73,12 +78,19 @@ impl PostgresSource {
     }
 
     pub async fn export(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
+        if self.broken {
+            anyhow::bail!(
+                "the connection was left unusable by the previous error; nothing was run. What to do: run the query again"
+            );
+        }
         self.conn
             .execute("BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await
             .map_err(|e| explain_db_error(&e, "could not start a read-only transaction"))?;
         let result = self.stream(job, sink).await;
-        let _ = self.conn.execute("ROLLBACK").await;
+        if !self.broken {
+            let _ = self.conn.execute("ROLLBACK").await;
+        }
         result
     }
 
@@ -100,6 +112,9 @@ impl PostgresSource {
         self.set("IntervalStyle", "iso_8601").await?;
         self.set("extra_float_digits", "1").await?;
         self.set("bytea_output", "hex").await?;
+        // every name resolves to what the check approved (source::resolution)
+        let names = crate::guard::names::unresolved(job.statement.tree());
+        super::resolution::postgres(&mut self.conn, &names).await?;
 
         // 1. prepare with $n: the server names the parameter and column types
         let (sql, order) = job
@@ -189,14 +204,25 @@ impl PostgresSource {
 
         let mut parser = CopyText::new(fixes);
         parser.limit = Some((job.max_cell_bytes, names.clone()));
-        while let Some(chunk) = stream
-            .try_next()
-            .await
-            .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
-        {
-            parser.feed(&chunk, sink)?;
+        // the patched driver (vendor/sqlx-postgres) hands a huge row out in pieces of at
+        // most 1 MiB, and the parser refuses a field as soon as it passes the limit: a
+        // huge value costs about the limit in memory, not its own size
+        let fed: Result<()> = async {
+            while let Some(chunk) = stream
+                .try_next()
+                .await
+                .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
+            {
+                parser.feed(&chunk, sink)?;
+            }
+            parser.finish(sink)
         }
-        parser.finish(sink)
+        .await;
+        if fed.is_err() {
+            // an error from the server ends the COPY cleanly; any other leaves it part-way
+            self.broken = true;
+        }
+        fed
     }
 }
 
@@ -240,8 +266,11 @@ async fn pin_session(conn: &mut PgConnection) -> Result<()> {
 struct CopyText {
     fixes: Vec<Fix>,
     /// An incomplete row carried over from the previous chunk (PostgreSQL sends one
-    /// row per message, so this holds at most one row).
+    /// row per message, a huge one in pieces, so this holds at most one row, and
+    /// with a limit each of its fields at most about twice the limit).
     carry: Vec<u8>,
+    /// Where the row in `carry` stands, for the limit.
+    partial: Partial,
     fields: Vec<Vec<u8>>,
     spans: Vec<Span>,
     cells: CellVec,
@@ -256,6 +285,7 @@ impl CopyText {
         CopyText {
             fixes,
             carry: Vec::new(),
+            partial: Partial::default(),
             fields: vec![Vec::with_capacity(32); n.max(1)],
             spans: vec![Span::Null; n.max(1)],
             cells: CellVec::with_capacity(n),
@@ -270,11 +300,13 @@ impl CopyText {
             match memchr::memchr(b'\n', rest) {
                 Some(i) => {
                     let mut line = std::mem::take(&mut self.carry);
+                    self.partial = Partial::default();
                     line.extend_from_slice(&rest[..i]);
                     self.line(&line, sink)?;
                     rest = &rest[i + 1..];
                 }
                 None => {
+                    self.account(rest)?;
                     self.carry.extend_from_slice(rest);
                     return Ok(());
                 }
@@ -284,7 +316,55 @@ impl CopyText {
             self.line(&rest[..i], sink)?;
             rest = &rest[i + 1..];
         }
+        self.account(rest)?;
         self.carry.extend_from_slice(rest);
+        Ok(())
+    }
+
+    /// Counts the value bytes of the incomplete row's fields as `bytes` is added to
+    /// it, and refuses the field that passes the limit before it is kept: a value of
+    /// any size costs at most about the limit. (An escape `\\x` is one value byte;
+    /// `\\N`, NULL, counts one.)
+    fn account(&mut self, bytes: &[u8]) -> Result<()> {
+        let Some((max, names)) = &self.limit else {
+            return Ok(());
+        };
+        let p = &mut self.partial;
+        let over = |p: &Partial| {
+            let name = names.get(p.col).map(String::as_str).unwrap_or("?");
+            super::cell_too_large(self.rows + 1, name, None, *max)
+        };
+        let mut i = 0;
+        while i < bytes.len() {
+            if p.escape {
+                p.escape = false;
+                p.len += 1;
+                i += 1;
+            } else {
+                match memchr::memchr2(b'\t', b'\\', &bytes[i..]) {
+                    None => {
+                        p.len += (bytes.len() - i) as u64;
+                        i = bytes.len();
+                    }
+                    Some(k) => {
+                        p.len += k as u64;
+                        if p.len > *max {
+                            return Err(over(p));
+                        }
+                        if bytes[i + k] == b'\t' {
+                            p.col += 1;
+                            p.len = 0;
+                        } else {
+                            p.escape = true;
+                        }
+                        i += k + 1;
+                    }
+                }
+            }
+            if p.len > *max {
+                return Err(over(p));
+            }
+        }
         Ok(())
     }
 
@@ -315,7 +395,12 @@ impl CopyText {
                 unescape(raw, &mut v);
                 if v.len() as u64 > *max {
                     let name = names.get(col).map(String::as_str).unwrap_or("?");
-                    return Err(super::cell_too_large(self.rows + 1, name, v.len(), *max));
+                    return Err(super::cell_too_large(
+                        self.rows + 1,
+                        name,
+                        Some(v.len()),
+                        *max,
+                    ));
                 }
             }
             self.spans[col] = if raw == b"\\N" {
@@ -364,6 +449,15 @@ impl CopyText {
         self.rows += 1;
         r
     }
+}
+
+/// How far the incomplete row in [`CopyText::carry`] has got: its current field, the
+/// value bytes of that field so far, and whether its last byte began an escape.
+#[derive(Debug, Default)]
+struct Partial {
+    col: usize,
+    len: u64,
+    escape: bool,
 }
 
 #[derive(Debug, Clone, Copy)]

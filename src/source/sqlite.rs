@@ -160,7 +160,7 @@ impl SqliteSource {
                 return Err(super::cell_too_large(
                     row_no,
                     &names[i],
-                    bufs[i].len(),
+                    Some(bufs[i].len()),
                     job.max_cell_bytes,
                 ));
             }

@@ -15,6 +15,7 @@ mod pii;
 mod review;
 mod schedules;
 mod schema;
+mod shadowing;
 mod sink_conformance;
 mod source_conformance;
 mod support;

@@ -72,6 +72,9 @@ CREATE USER IF NOT EXISTS 'sqlcourier_admin'@'127.0.0.1' IDENTIFIED BY 'sqlcouri
 CREATE USER IF NOT EXISTS 'sqlcourier_admin'@'localhost' IDENTIFIED BY 'sqlcourier_admin';
 GRANT ALL ON $TEST_DB.* TO 'sqlcourier_admin'@'127.0.0.1';
 GRANT ALL ON $TEST_DB.* TO 'sqlcourier_admin'@'localhost';
+-- tests/it/shadowing.rs: stored functions that shadow built-ins, in a database of their own
+CREATE DATABASE IF NOT EXISTS ${TEST_DB}_shadow;
+GRANT ALL ON ${TEST_DB}_shadow.* TO 'sqlcourier_admin'@'127.0.0.1';
 GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'sqlcourier_admin'@'127.0.0.1';
 -- tests/it/guard.rs: the general log (what the server received) and hostile global modes
 GRANT SUPER ON *.* TO 'sqlcourier_admin'@'127.0.0.1';

@@ -21,6 +21,8 @@ mod database;
 mod error;
 mod io;
 mod options;
+/// sqlcourier patch
+mod oversize;
 mod protocol;
 mod query_result;
 mod row;
@@ -43,6 +45,7 @@ pub use connection::MySqlConnection;
 pub use database::MySql;
 pub use error::MySqlDatabaseError;
 pub use options::{MySqlConnectOptions, MySqlSslMode};
+pub use oversize::PacketTooLarge;
 pub use query_result::MySqlQueryResult;
 pub use row::MySqlRow;
 pub use statement::MySqlStatement;

@@ -28,6 +28,15 @@ pub struct MySqlConnection {
     pub(crate) inner: Box<MySqlConnectionInner>,
 }
 
+impl MySqlConnection {
+    /// sqlcourier patch: the largest packet (a result row) this connection assembles;
+    /// a bigger one is refused with [`crate::PacketTooLarge`] (in `Error::Decode`)
+    /// without being kept whole. `None` (the default) is upstream's behaviour.
+    pub fn set_max_packet_bytes(&mut self, max: Option<usize>) {
+        self.inner.stream.max_packet = max;
+    }
+}
+
 pub(crate) struct MySqlConnectionInner {
     // underlying TCP stream,
     // wrapped in a potentially TLS stream,

@@ -22,6 +22,9 @@ pub struct MySqlStream<S = Box<dyn Socket>> {
     pub(crate) charset: CharSet,
     pub(crate) collation: Collation,
     pub(crate) is_tls: bool,
+    /// sqlcourier patch: the largest packet assembled from 16 MiB parts
+    /// ([`crate::PacketTooLarge`]); `None` is upstream's behaviour (no limit).
+    pub(crate) max_packet: Option<usize>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -66,6 +69,7 @@ impl<S: Socket> MySqlStream<S> {
             charset,
             socket: BufferedSocket::new(socket),
             is_tls: false,
+            max_packet: None,
         }
     }
 
@@ -159,10 +163,26 @@ impl<S: Socket> MySqlStream<S> {
             drop(payload); // we don't need the allocation anymore
 
             let mut last_read = 0xFF_FF_FF;
+            // sqlcourier patch: past `max_packet`, the rest of the packet is read and
+            // dropped part by part (the stream stays in step) and the caller gets what
+            // was kept, so memory is bounded by the limit plus one 16 MiB part
+            let mut total = final_payload.len();
+            let mut over = false;
             while last_read == 0xFF_FF_FF {
                 let part = self.recv_packet_part().await?;
                 last_read = part.len();
+                total += part.len();
+                if over || self.max_packet.is_some_and(|max| total > max) {
+                    over = true;
+                    continue;
+                }
                 final_payload.extend_from_slice(&part);
+            }
+            if over {
+                return Err(Error::Decode(Box::new(crate::PacketTooLarge {
+                    prefix: final_payload.freeze(),
+                    len: total,
+                })));
             }
             final_payload.into()
         };
@@ -225,6 +245,7 @@ impl<S: Socket> MySqlStream<S> {
             charset: self.charset,
             collation: self.collation,
             is_tls: self.is_tls,
+            max_packet: self.max_packet,
         }
     }
 }

@@ -104,6 +104,8 @@ impl WithSocket for MapStream {
             charset: self.charset,
             collation: self.collation,
             is_tls: true,
+            // sqlcourier patch: set after connecting
+            max_packet: None,
         }
     }
 }
