@@ -1,7 +1,5 @@
 //! The run report: one entry per output file, printed for people and as JSON.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,71 +78,7 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
-/// The Markdown job summary for GitHub Actions (`$GITHUB_STEP_SUMMARY`).
-pub fn markdown(reports: &[FileReport]) -> String {
-    let mut s = String::new();
-    let failed = reports.iter().filter(|r| !r.ok()).count();
-    if failed == 0 {
-        let _ = writeln!(s, "### sqlcourier: {} file(s) delivered\n", reports.len());
-    } else {
-        let _ = writeln!(
-            s,
-            "### sqlcourier: {failed} of {} file(s) FAILED\n",
-            reports.len()
-        );
-    }
-    let _ = writeln!(
-        s,
-        "| Status | File | Query | Period | Rows | Size | Time | Where |"
-    );
-    let _ = writeln!(s, "|---|---|---|---|---:|---:|---:|---|");
-    for r in reports {
-        let icon = if r.ok() { "✅" } else { "❌" };
-        let loc = match (&r.location, r.ok()) {
-            (Some(l), true) if l.starts_with("http") => format!("[open]({l})"),
-            (Some(l), true) => format!("`{l}`"),
-            _ => "—".into(),
-        };
-        let _ = writeln!(
-            s,
-            "| {icon} | {} | {} | {} | {} | {} | {:.1}s | {loc} |",
-            md(&r.file),
-            md(&r.title),
-            r.period.as_deref().unwrap_or("—"),
-            r.rows,
-            human_bytes(r.bytes),
-            r.seconds
-        );
-    }
-    let noted: Vec<&FileReport> = reports.iter().filter(|r| !r.notes.is_empty()).collect();
-    if !noted.is_empty() {
-        let _ = writeln!(s, "\n#### Notes\n");
-        for r in noted {
-            for n in &r.notes {
-                let _ = writeln!(s, "- **{}**: {}", md(&r.file), md(n));
-            }
-        }
-    }
-    let failures: Vec<&FileReport> = reports.iter().filter(|r| !r.ok()).collect();
-    if !failures.is_empty() {
-        let _ = writeln!(s, "\n#### What went wrong\n");
-        for r in failures {
-            let _ = writeln!(
-                s,
-                "- **{}** (`{}`): {}",
-                md(&r.file),
-                md(&r.query),
-                md(r.error.as_deref().unwrap_or("unknown error"))
-            );
-        }
-        let _ = writeln!(
-            s,
-            "\nNothing partial was delivered for these files. Fix what the message says (or ask the data team), then press **Re-run failed jobs**: the re-run uses the same period and replaces the same file."
-        );
-    }
-    s
-}
-
-fn md(s: &str) -> String {
+/// Escapes a value for a Markdown table cell.
+pub fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }

@@ -15,7 +15,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use serde::Serialize;
+
+use crate::catalog::Catalog;
+use crate::catalog::QuerySpec;
+use crate::catalog::diag::Diagnostic;
+use crate::catalog::query::{QueryFile, Schedule};
+use crate::guard::period::{self, PeriodKind};
 
 /// GitHub's limit on the entries of one job matrix.
 pub const BATCH_SIZE: usize = 256;
@@ -329,6 +336,301 @@ pub fn root_dir(root: &Path) -> PathBuf {
     } else {
         root.to_path_buf()
     }
+}
+
+/// The GitHub event a plan is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Event {
+    /// The query files added, changed or renamed between --before and --after.
+    Push,
+    /// Every query with --schedule.
+    Schedule,
+    /// The query files matching --glob.
+    #[value(name = "workflow_dispatch")]
+    WorkflowDispatch,
+}
+
+impl Event {
+    /// The name GitHub gives the event.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::Push => "push",
+            Event::Schedule => "schedule",
+            Event::WorkflowDispatch => "workflow_dispatch",
+        }
+    }
+}
+
+/// What a workflow run asks `plan` for (the arguments of `sqlcourier plan`).
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    pub event: Option<Event>,
+    /// push: the commits before and after the push.
+    pub before: &'a str,
+    pub after: &'a str,
+    /// schedule: `due` or one schedule word.
+    pub schedule: &'a str,
+    /// workflow_dispatch: the glob of query files.
+    pub glob: &'a str,
+    /// The `--period` override (blank means none).
+    pub period: Option<&'a str>,
+    /// The logical time, when given.
+    pub as_of: Option<DateTime<FixedOffset>>,
+    /// `--schedule due`: the end of the previous scheduler window.
+    pub since: Option<DateTime<FixedOffset>>,
+}
+
+/// A finished plan: what is printed and the matrix batches.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub output: PlanOutput,
+    pub batches: Vec<Vec<Entry>>,
+}
+
+/// Why no plan could be made.
+#[derive(Debug)]
+pub enum PlanError {
+    /// The command line or the repository is unusable (exit 2).
+    Usage(String),
+    /// Selected query files fail `check`: nothing runs (exit 1).
+    Checks(Vec<Diagnostic>),
+    /// Other problems, one message each (exit 1).
+    Problems(Vec<String>),
+}
+
+impl PlanError {
+    /// The exit code this failure ends `plan` with.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PlanError::Usage(_) => crate::exit::USAGE,
+            PlanError::Checks(_) | PlanError::Problems(_) => crate::exit::PROBLEMS,
+        }
+    }
+}
+
+/// Makes the plan of `req` for the repository of `catalog`. What `plan` tells on the
+/// way (deleted files, the logical time, due queries) is pushed onto `notes`, also
+/// when planning fails.
+pub async fn make(
+    catalog: &Catalog,
+    req: &Request<'_>,
+    notes: &mut Vec<String>,
+) -> std::result::Result<Planned, PlanError> {
+    let event = req
+        .event
+        .ok_or_else(|| PlanError::Usage("--event is required".into()))?;
+    let root = root_dir(&catalog.root);
+    let all = all_query_files(&root).map_err(|e| PlanError::Usage(format!("{e:#}")))?;
+    let period_override = req.period.map(str::trim).filter(|p| !p.is_empty());
+
+    // 1. which files
+    let mut skipped_deleted = Vec::new();
+    let selected: Vec<String> = match event {
+        Event::Push => {
+            let c = push_changes(&root, req.before, req.after)
+                .map_err(|e| PlanError::Usage(format!("{e:#}")))?;
+            if let Some(why) = &c.everything_because {
+                notes.push(why.clone());
+            }
+            for d in &c.deleted {
+                notes.push(format!("{d}: deleted, nothing to run"));
+            }
+            skipped_deleted = c.deleted;
+            c.files
+        }
+        Event::Schedule => {
+            let name = req.schedule;
+            if !matches!(name, "due" | "daily" | "weekly" | "monthly" | "quarterly") {
+                return Err(PlanError::Usage(format!(
+                    "--schedule {name}: use `due` (what the hourly scheduler runs) or one of daily, weekly, monthly, quarterly"
+                )));
+            }
+            // the files with that schedule (any schedule but on-merge-only for `due`);
+            // a file that cannot be read is selected too, so its problem fails the
+            // plan instead of being skipped
+            all.iter()
+                .filter(
+                    |p| match QueryFile::load(&crate::cli::relative(&root.join(p.as_str()))) {
+                        Ok(f) if name == "due" => {
+                            !matches!(f.front.schedule, Schedule::OnMergeOnly)
+                        }
+                        Ok(f) => f.front.schedule.label() == name,
+                        Err(_) => true,
+                    },
+                )
+                .cloned()
+                .collect()
+        }
+        Event::WorkflowDispatch => {
+            glob_files(&root, req.glob).map_err(|e| PlanError::Problems(vec![format!("{e:#}")]))?
+        }
+    };
+
+    // 2. every selected file must pass check
+    let mut specs: Vec<(String, QuerySpec)> = Vec::new();
+    let mut problems = Vec::new();
+    for p in &selected {
+        match catalog.check_query(&crate::cli::relative(&root.join(p.as_str()))) {
+            Ok(spec) => specs.push((p.clone(), spec)),
+            Err(diags) => problems.extend(diags),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(PlanError::Checks(problems));
+    }
+
+    // 3. the logical time, only when a period has to be computed
+    let due = event == Event::Schedule && req.schedule == "due";
+    let needs_time = due
+        || period_override.is_none()
+            && specs
+                .iter()
+                .any(|(_, s)| s.file.front.period != PeriodKind::None);
+    let (as_of, source) = if needs_time {
+        match super::time::logical_time(req.as_of).await {
+            Ok((t, why)) => (Some(t), Some(why)),
+            Err(e) => return Err(PlanError::Problems(vec![format!("plan: {e:#}")])),
+        }
+    } else {
+        (None, None)
+    };
+    if let (Some(t), Some(why)) = (&as_of, &source) {
+        notes.push(format!(
+            "logical time {}: {why}",
+            t.to_rfc3339_opts(SecondsFormat::Secs, true)
+        ));
+    }
+
+    // 4. entries
+    let ids = ids_for(&selected, &all);
+    let mut entries = Vec::new();
+    let mut bad = Vec::new();
+    if due {
+        let until = as_of.unwrap_or_else(Utc::now);
+        let since = req
+            .since
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(until - chrono::Duration::hours(1));
+        if until - since > crate::schedule::MAX_CATCH_UP {
+            notes.push(format!(
+                "plan: the last scheduler run was {} days ago; catching up only the last {} days",
+                (until - since).num_days(),
+                crate::schedule::MAX_CATCH_UP.num_days()
+            ));
+        }
+        entries = due_entries(&specs, &ids, since, until, period_override, notes);
+        specs.clear();
+    }
+    for (p, spec) in &specs {
+        let kind = spec.file.front.period;
+        let period = match (kind, period_override, as_of) {
+            (PeriodKind::None, _, _) => String::new(),
+            (_, Some(label), _) => {
+                match period::parse_label(kind, label, spec.timezone).and_then(|per| {
+                    period::refuse_unfinished(&per, as_of.unwrap_or_else(Utc::now)).map(|()| per)
+                }) {
+                    Ok(per) => per.label,
+                    Err(e) => {
+                        bad.push(format!("{p}: --period: {e}"));
+                        continue;
+                    }
+                }
+            }
+            (_, None, Some(t)) => period::resolve(kind, spec.timezone, t)
+                .map(|per| per.label)
+                .unwrap_or_default(),
+            // a logical time is resolved whenever a period is needed (step 3)
+            (_, None, None) => String::new(),
+        };
+        entries.push(Entry {
+            query: p.clone(),
+            id: ids[p].clone(),
+            period,
+            variants: spec
+                .file
+                .front
+                .variants
+                .iter()
+                .map(|v| v.name.clone())
+                .collect(),
+        });
+    }
+    if !bad.is_empty() {
+        return Err(PlanError::Problems(bad));
+    }
+
+    // 5. batches
+    let batches =
+        batches(&entries).map_err(|e| PlanError::Problems(vec![format!("plan: {e:#}")]))?;
+    let output = PlanOutput {
+        event: event.name().to_string(),
+        logical_time: as_of.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        logical_time_source: source,
+        period_override: period_override.map(str::to_string),
+        count: entries.len(),
+        batches: batches.len(),
+        include: entries,
+        skipped_deleted,
+    };
+    Ok(Planned { output, batches })
+}
+
+/// `--schedule due`: one entry per query and period whose schedule occurred in
+/// `(since, until]`; a query without a period runs once however often it occurred.
+fn due_entries(
+    specs: &[(String, QuerySpec)],
+    ids: &BTreeMap<String, String>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    period_override: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for (p, spec) in specs {
+        let f = &spec.file.front;
+        let times = crate::schedule::occurrences(&f.schedule, spec.timezone, since, until);
+        let mut labels: Vec<String> = Vec::new();
+        for t in &times {
+            let label = match (f.period, period_override) {
+                (PeriodKind::None, _) => String::new(),
+                (_, Some(l)) => l.to_string(),
+                (k, None) => period::resolve(k, spec.timezone, *t)
+                    .map(|per| per.label)
+                    .unwrap_or_default(),
+            };
+            if !labels.contains(&label) {
+                labels.push(label);
+            }
+        }
+        let many = labels.len() > 1;
+        for label in labels {
+            let id = if many {
+                format!(
+                    "{}-{}",
+                    ids[p],
+                    label.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+                )
+            } else {
+                ids[p].clone()
+            };
+            notes.push(format!(
+                "{p}: due ({}){}",
+                f.schedule.label(),
+                if label.is_empty() {
+                    String::new()
+                } else {
+                    format!(" for {label}")
+                }
+            ));
+            entries.push(Entry {
+                query: p.clone(),
+                id,
+                period: label,
+                variants: f.variants.iter().map(|v| v.name.clone()).collect(),
+            });
+        }
+    }
+    entries
 }
 
 #[cfg(test)]
