@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod cli;
 pub mod demo;
 pub mod encode;
+pub mod failure;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod github;

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::failure::FailureKind;
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -24,6 +26,9 @@ pub struct FileReport {
     pub location: Option<String>,
     /// What went wrong and what to do, in plain words; only when failed.
     pub error: Option<String>,
+    /// Who can fix the failure (decides the summary's "what to do"); only when failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureKind>,
     /// What else the destination did or found, in plain words (e.g. what happened to
     /// the file of a query file that was renamed).
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 
+use crate::failure::FailureKind;
 use crate::report::{FileReport, human_bytes, md};
 
 /// The Markdown job summary for GitHub Actions (`$GITHUB_STEP_SUMMARY`).
@@ -54,19 +55,37 @@ pub fn markdown(reports: &[FileReport]) -> String {
     let failures: Vec<&FileReport> = reports.iter().filter(|r| !r.ok()).collect();
     if !failures.is_empty() {
         let _ = writeln!(s, "\n#### What went wrong\n");
-        for r in failures {
+        let _ = writeln!(s, "Nothing partial was delivered for these files.");
+        // one group per kind, each with the step that fixes it
+        for kind in [
+            FailureKind::Query,
+            FailureKind::Configuration,
+            FailureKind::Transient,
+            FailureKind::Unknown,
+        ] {
+            let of_kind: Vec<&&FileReport> = failures
+                .iter()
+                .filter(|r| r.failure.unwrap_or(FailureKind::Unknown) == kind)
+                .collect();
+            if of_kind.is_empty() {
+                continue;
+            }
             let _ = writeln!(
                 s,
-                "- **{}** (`{}`): {}",
-                md(&r.file),
-                md(&r.query),
-                md(r.error.as_deref().unwrap_or("unknown error"))
+                "\n**{}** — {}\n",
+                capitalise(kind.label()),
+                kind.what_to_do()
             );
+            for r in of_kind {
+                let _ = writeln!(
+                    s,
+                    "- **{}** (`{}`): {}",
+                    md(&r.file),
+                    md(&r.query),
+                    md(r.error.as_deref().unwrap_or("unknown error"))
+                );
+            }
         }
-        let _ = writeln!(
-            s,
-            "\nNothing partial was delivered for these files. Fix what the message says (or ask the data team), then press **Re-run failed jobs**: the re-run uses the same period and replaces the same file."
-        );
     }
     s
 }
@@ -82,5 +101,69 @@ pub fn append_step_summary(reports: &[FileReport]) {
             .open(&p)
     {
         let _ = f.write_all(markdown(reports).as_bytes());
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Status;
+
+    fn failed(file: &str, kind: Option<FailureKind>, error: &str) -> FileReport {
+        FileReport {
+            query: format!("queries/{file}.sql"),
+            title: file.into(),
+            variant: None,
+            period: Some("2026-10".into()),
+            file: format!("{file}.csv"),
+            status: Status::Failed,
+            rows: 0,
+            bytes: 0,
+            seconds: 0.0,
+            location: None,
+            error: Some(error.into()),
+            failure: kind,
+            notes: vec![],
+        }
+    }
+
+    /// The text of the group a file is listed in: from its heading to the next one.
+    fn group_of<'a>(md: &'a str, file: &str) -> &'a str {
+        let at = md
+            .find(&format!("**{file}**"))
+            .unwrap_or_else(|| panic!("{file}: {md}"));
+        let start = md[..at].rfind("\n**").expect("a group heading");
+        &md[start..at]
+    }
+
+    #[test]
+    fn each_failure_kind_gets_its_own_next_step() {
+        let reports = vec![
+            failed("syntax", Some(FailureKind::Query), "near `FORM`"),
+            failed("net", Some(FailureKind::Transient), "Drive answered 503"),
+            failed("grant", Some(FailureKind::Configuration), "SELECT denied"),
+            failed("odd", None, "something"),
+        ];
+        let md = markdown(&reports);
+        let q = group_of(&md, "syntax.csv");
+        assert!(q.contains("new pull request"), "{q}");
+        assert!(!q.contains("press **Re-run"), "{q}");
+        let t = group_of(&md, "net.csv");
+        assert!(t.contains("press **Re-run failed jobs**"), "{t}");
+        let c = group_of(&md, "grant.csv");
+        assert!(c.contains("ask an operator"), "{c}");
+        let u = group_of(&md, "odd.csv");
+        assert!(u.starts_with("\n**Unclassified**"), "{u}");
+        // only the kinds present are shown
+        let only = markdown(&[failed("syntax", Some(FailureKind::Query), "x")]);
+        assert!(!only.contains("Re-run failed jobs**. The re-run"), "{only}");
     }
 }

@@ -6,6 +6,7 @@ mod contract;
 mod drive;
 mod drive_faults;
 mod drive_standin;
+mod failure_kinds;
 mod fuzz_corpus;
 mod github;
 mod github_api;
