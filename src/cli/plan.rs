@@ -23,7 +23,10 @@ pub struct PlanArgs {
     pub after: Option<String>,
     /// schedule: which queries to plan: `due` (every query whose schedule has an
     /// occurrence after --since, up to the logical time, once per period: what the
-    /// hourly scheduler runs), or one schedule word (`daily`, `weekly`, `monthly`,
+    /// hourly scheduler runs), `missed` (the daily check: every query and period due
+    /// between --since (default: 54 hours before the logical time) and 6 hours before
+    /// the logical time that no workflow job ran successfully, read through the API;
+    /// the plan lists them), or one schedule word (`daily`, `weekly`, `monthly`,
     /// `quarterly`) for the period the logical time implies.
     #[arg(long, value_name = "SCHEDULE", required_if_eq("event", "schedule"))]
     pub schedule: Option<String>,

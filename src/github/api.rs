@@ -47,6 +47,16 @@ pub struct WorkflowRun {
     pub event: Option<String>,
 }
 
+/// The parts of a workflow job sqlcourier reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    /// As shown in the UI; a job of a called workflow is `caller / callee`.
+    pub name: String,
+    /// `success`, `failure`, `cancelled`, …; `None` while it runs.
+    #[serde(default)]
+    pub conclusion: Option<String>,
+}
+
 /// The parts of a pull request sqlcourier reads.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequest {
@@ -142,6 +152,82 @@ impl GitHub {
                     describe(&e)
                 )
             })
+    }
+
+    /// `GET /repos/{o}/{r}/actions/runs?created=>=…`: the workflow runs (of every
+    /// workflow) created at or after `since`, newest first, at most 1,000.
+    pub async fn runs_since(&self, since: DateTime<Utc>) -> Result<Vec<WorkflowRun>> {
+        #[derive(Deserialize)]
+        struct Runs {
+            #[serde(default)]
+            workflow_runs: Vec<WorkflowRun>,
+        }
+        let created = format!(">={}", since.format("%Y-%m-%dT%H:%M:%SZ"));
+        let mut all = Vec::new();
+        for page in 1..=10u32 {
+            let page = page.to_string();
+            let got: Runs = self
+                .crab
+                .get(
+                    self.route("actions/runs"),
+                    Some(&[
+                        ("created", created.as_str()),
+                        ("per_page", "100"),
+                        ("page", page.as_str()),
+                        ("exclude_pull_requests", "true"),
+                    ]),
+                )
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot list the workflow runs since {since}: {} (the job needs `permissions: actions: read`)",
+                        describe(&e)
+                    )
+                })?;
+            let n = got.workflow_runs.len();
+            all.extend(got.workflow_runs);
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// `GET /repos/{o}/{r}/actions/runs/{id}/jobs?filter=all`: the jobs of every
+    /// attempt of a run (a job that failed and then passed on a re-run is listed twice).
+    pub async fn run_jobs(&self, run_id: u64) -> Result<Vec<Job>> {
+        #[derive(Deserialize)]
+        struct Jobs {
+            #[serde(default)]
+            jobs: Vec<Job>,
+        }
+        let mut all = Vec::new();
+        for page in 1..=20u32 {
+            let page = page.to_string();
+            let got: Jobs = self
+                .crab
+                .get(
+                    self.route(&format!("actions/runs/{run_id}/jobs")),
+                    Some(&[
+                        ("filter", "all"),
+                        ("per_page", "100"),
+                        ("page", page.as_str()),
+                    ]),
+                )
+                .await
+                .map_err(|e| {
+                    anyhow!(
+                        "cannot list the jobs of workflow run {run_id}: {} (the job needs `permissions: actions: read`)",
+                        describe(&e)
+                    )
+                })?;
+            let n = got.jobs.len();
+            all.extend(got.jobs);
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(all)
     }
 
     /// `GET /repos/{o}/{r}/commits/{sha}/pulls`, every page.

@@ -440,9 +440,12 @@ pub async fn make(
         }
         Event::Schedule => {
             let name = req.schedule;
-            if !matches!(name, "due" | "daily" | "weekly" | "monthly" | "quarterly") {
+            if !matches!(
+                name,
+                "due" | "missed" | "daily" | "weekly" | "monthly" | "quarterly"
+            ) {
                 return Err(PlanError::Usage(format!(
-                    "--schedule {name}: use `due` (what the hourly scheduler runs) or one of daily, weekly, monthly, quarterly"
+                    "--schedule {name}: use `due` (what the hourly scheduler runs), `missed` (the daily check for runs that did not happen) or one of daily, weekly, monthly, quarterly"
                 )));
             }
             // the files with that schedule (any schedule but on-merge-only for `due`);
@@ -451,7 +454,7 @@ pub async fn make(
             all.iter()
                 .filter(
                     |p| match QueryFile::load(&crate::cli::relative(&root.join(p.as_str()))) {
-                        Ok(f) if name == "due" => {
+                        Ok(f) if name == "due" || name == "missed" => {
                             !matches!(f.front.schedule, Schedule::OnMergeOnly)
                         }
                         Ok(f) => f.front.schedule.label() == name,
@@ -480,7 +483,8 @@ pub async fn make(
     }
 
     // 3. the logical time, only when a period has to be computed
-    let due = event == Event::Schedule && req.schedule == "due";
+    let missed = event == Event::Schedule && req.schedule == "missed";
+    let due = event == Event::Schedule && (req.schedule == "due" || missed);
     let needs_time = due
         || period_override.is_none()
             && specs
@@ -506,11 +510,21 @@ pub async fn make(
     let mut entries = Vec::new();
     let mut bad = Vec::new();
     if due {
-        let until = as_of.unwrap_or_else(Utc::now);
+        let now = as_of.unwrap_or_else(Utc::now);
+        // `missed` looks at the day before the last MISSED_GRACE hours: runs due later
+        // may still be queued or running
+        let until = if missed { now - MISSED_GRACE } else { now };
+        // two days for `missed`: consecutive daily checks overlap even when GitHub
+        // delays one by hours (a run still missing is told again the next day)
+        let default_window = if missed {
+            chrono::Duration::hours(48)
+        } else {
+            chrono::Duration::hours(1)
+        };
         let since = req
             .since
             .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(until - chrono::Duration::hours(1));
+            .unwrap_or(until - default_window);
         if until - since > crate::schedule::MAX_CATCH_UP {
             notes.push(format!(
                 "plan: the last scheduler run was {} days ago; catching up only the last {} days",
@@ -520,6 +534,39 @@ pub async fn make(
         }
         entries = due_entries(&specs, &ids, since, until, period_override, notes);
         specs.clear();
+        if missed {
+            notes.push(format!(
+                "missed: looking for a successful run of each query due between {} and {}",
+                since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                until.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ));
+            let gh = super::GitHub::from_env()
+                .map_err(|e| PlanError::Usage(format!("plan --schedule missed: {e:#}")))?;
+            let mut jobs = Vec::new();
+            let runs = gh
+                .runs_since(since)
+                .await
+                .map_err(|e| PlanError::Problems(vec![format!("plan: {e:#}")]))?;
+            for run in runs {
+                jobs.extend(
+                    gh.run_jobs(run.id)
+                        .await
+                        .map_err(|e| PlanError::Problems(vec![format!("plan: {e:#}")]))?,
+                );
+            }
+            entries = missed_entries(entries, &jobs);
+            for e in &entries {
+                notes.push(format!(
+                    "{}: MISSED: no successful run for {}",
+                    e.query,
+                    if e.period.is_empty() {
+                        "its due time"
+                    } else {
+                        e.period.as_str()
+                    }
+                ));
+            }
+        }
     }
     for (p, spec) in &specs {
         let kind = spec.file.front.period;
@@ -573,6 +620,39 @@ pub async fn make(
         skipped_deleted,
     };
     Ok(Planned { output, batches })
+}
+
+/// How long after a due time `--schedule missed` waits before it calls the run missed
+/// (GitHub delays scheduled runs, the hourly dispatcher catches up, and a run may be
+/// queued behind others).
+pub const MISSED_GRACE: chrono::Duration = chrono::Duration::hours(6);
+
+/// The due entries no successful job ran. A run job is named `Run {id} {period}`
+/// (`_run-queries.yml`; seen through the API as `caller / Run {id} {period}`); a due
+/// entry caught up for several periods has the period appended to its id, so both
+/// forms count. Any successful attempt counts (a re-run that passed).
+pub fn missed_entries(expected: Vec<Entry>, jobs: &[super::Job]) -> Vec<Entry> {
+    let done: std::collections::BTreeSet<&str> = jobs
+        .iter()
+        .filter(|j| j.conclusion.as_deref() == Some("success"))
+        .map(|j| j.name.rsplit(" / ").next().unwrap_or(&j.name).trim())
+        .collect();
+    expected
+        .into_iter()
+        .filter(|e| {
+            let slug = e.period.replace(|c: char| !c.is_ascii_alphanumeric(), "-");
+            let base =
+                e.id.strip_suffix(&format!("-{slug}"))
+                    .filter(|_| !e.period.is_empty())
+                    .unwrap_or(&e.id);
+            let names = [
+                format!("Run {} {}", e.id, e.period),
+                format!("Run {base} {}", e.period),
+                format!("Run {base}-{slug} {}", e.period),
+            ];
+            !names.iter().any(|n| done.contains(n.trim()))
+        })
+        .collect()
 }
 
 /// `--schedule due`: one entry per query and period whose schedule occurred in
@@ -690,6 +770,45 @@ mod tests {
         );
         // stable
         assert_eq!(jp, query_id("queries/月次/会員.sql", &all));
+    }
+
+    #[test]
+    fn missed_entries_are_those_without_a_successful_job() {
+        let e = |id: &str, period: &str| Entry {
+            query: format!("queries/{id}.sql"),
+            id: id.into(),
+            period: period.into(),
+            variants: vec![],
+        };
+        let job = |name: &str, conclusion: Option<&str>| crate::github::Job {
+            name: name.into(),
+            conclusion: conclusion.map(str::to_string),
+        };
+        let expected = vec![
+            e("daily-a", "2026-11-30"),
+            e("daily-b", "2026-11-30"),
+            e("daily-c-2026-11-29", "2026-11-29"),
+            e("daily-c-2026-11-30", "2026-11-30"),
+            e("nope", ""),
+            e("ok-plain", ""),
+        ];
+        let jobs = vec![
+            job("Run / Run daily-a 2026-11-30", Some("success")),
+            // failed, then passed on a re-run: counts
+            job("Run / Run daily-b 2026-11-30", Some("failure")),
+            job("Run / Run daily-b 2026-11-30", Some("success")),
+            // the hourly run planned 11-29 alone (no suffix)
+            job("Run / Run daily-c 2026-11-29", Some("success")),
+            // 11-30 for c only failed
+            job("Run / Run daily-c 2026-11-30", Some("failure")),
+            job("Run / Run nope", Some("cancelled")),
+            job("Run / Run ok-plain", Some("success")),
+        ];
+        let left: Vec<String> = missed_entries(expected, &jobs)
+            .into_iter()
+            .map(|e| format!("{} {}", e.id, e.period))
+            .collect();
+        assert_eq!(left, vec!["daily-c-2026-11-30 2026-11-30", "nope "]);
     }
 
     #[test]
