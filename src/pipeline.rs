@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::catalog::QuerySpec;
+use crate::catalog::query::OnEmpty;
 use crate::catalog::query::Variant;
 use crate::encode::gzip::OutputWriter;
 use crate::encode::{CsvEncoder, Encoder, OutputFormat, XlsxEncoder, XlsxMeta};
@@ -351,6 +352,39 @@ async fn run_variant(
         return Err(explain_timeout(e, spec));
     }
     let rows = tf.rows();
+    let mut notes = Vec::new();
+    if rows == 0 {
+        match f.on_empty {
+            OnEmpty::Fail => {
+                return Err(failure(
+                    FailureKind::Query,
+                    "the result is empty and the query says `on_empty: fail`, so nothing was delivered; check the period and the WHERE conditions, and if an empty result is expected, change `on_empty:` to `deliver` or `skip` in a new pull request",
+                ));
+            }
+            OnEmpty::Skip => {
+                return Ok(FileReport {
+                    query: query_path.to_string(),
+                    title: f.title.clone(),
+                    variant: vname.map(str::to_string),
+                    period: label.map(str::to_string),
+                    file: file_name,
+                    status: Status::Skipped,
+                    rows: 0,
+                    bytes: 0,
+                    seconds: 0.0,
+                    location: None,
+                    error: None,
+                    failure: None,
+                    notes: vec![
+                        "the result is empty: nothing was delivered (`on_empty: skip`)".into(),
+                    ],
+                });
+            }
+            OnEmpty::Deliver => notes.push(
+                "the result is empty (0 rows): an empty file was delivered (`on_empty: deliver`, the default; `skip` delivers nothing, `fail` fails the query)".to_string(),
+            ),
+        }
+    }
     let unfit = tf.unfit;
     let columns = tf.column_count();
     let enc = tf.into_encoder();
@@ -397,7 +431,7 @@ async fn run_variant(
         location: Some(delivered.location),
         error: None,
         failure: None,
-        notes: delivered.notes,
+        notes: notes.into_iter().chain(delivered.notes).collect(),
     })
 }
 

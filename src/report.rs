@@ -8,6 +8,8 @@ use crate::failure::FailureKind;
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Delivered,
+    /// The result was empty and the query says `on_empty: skip`: nothing delivered.
+    Skipped,
     Failed,
 }
 
@@ -37,7 +39,7 @@ pub struct FileReport {
 
 impl FileReport {
     pub fn ok(&self) -> bool {
-        matches!(self.status, Status::Delivered)
+        matches!(self.status, Status::Delivered | Status::Skipped)
     }
 
     /// One line for the terminal.
@@ -58,6 +60,12 @@ impl FileReport {
                 }
                 l
             }
+            Status::Skipped => format!(
+                "skipped   {} ({}) — {}",
+                self.file,
+                self.query,
+                self.notes.join("; ")
+            ),
             Status::Failed => format!(
                 "FAILED    {} ({}) — {}",
                 self.file,

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::failure::FailureKind;
-use crate::report::{FileReport, human_bytes, md};
+use crate::report::{FileReport, Status, human_bytes, md};
 
 /// The Markdown job summary for GitHub Actions (`$GITHUB_STEP_SUMMARY`).
 pub fn markdown(reports: &[FileReport]) -> String {
@@ -26,7 +26,11 @@ pub fn markdown(reports: &[FileReport]) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---:|---:|---:|---|");
     for r in reports {
-        let icon = if r.ok() { "✅" } else { "❌" };
+        let icon = match r.status {
+            Status::Delivered => "✅",
+            Status::Skipped => "⏭️",
+            Status::Failed => "❌",
+        };
         let loc = match (&r.location, r.ok()) {
             (Some(l), true) if l.starts_with("http") => format!("[open]({l})"),
             (Some(l), true) => format!("`{l}`"),
@@ -115,7 +119,6 @@ fn capitalise(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Status;
 
     fn failed(file: &str, kind: Option<FailureKind>, error: &str) -> FileReport {
         FileReport {

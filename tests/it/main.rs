@@ -12,6 +12,7 @@ mod github;
 mod github_api;
 mod guard;
 mod messages;
+mod on_empty;
 mod pii;
 mod review;
 mod schedules;
