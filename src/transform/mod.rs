@@ -173,26 +173,31 @@ impl RowSink for Transformer {
             classify: None,
         };
         let mut plans = Vec::with_capacity(names.len());
+        // every offending column is named in ONE message (a `SELECT *` that reaches
+        // several personal columns must not reveal them one merge at a time)
+        // (column, what is wrong with it, the whole message when it is the only one)
+        let mut offending: Vec<(String, String, String)> = Vec::new();
         for (name, reach) in names.iter().zip(&reaches) {
             let treatment = match rules.judge(Some(name), reach) {
                 Ok(t) => t,
-                Err(problems) => match &problems[0] {
-                    Problem::Name { word } => {
-                        return Err(failure(
-                            FailureKind::Query,
+                Err(problems) => {
+                    offending.push(match &problems[0] {
+                        Problem::Name { word } => (
+                            name.clone(),
+                            format!("`{name}` looks personal (\"{word}\")"),
                             format!(
-                                "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file",
+                                "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file"
                             ),
-                        ));
-                    }
-                    p => {
-                        let (msg, help) = p.message(Some(name));
-                        return Err(failure(
-                            FailureKind::Query,
-                            format!("in the result, {msg}; nothing was delivered. {help}"),
-                        ));
-                    }
-                },
+                        ),
+                        p => {
+                            let (msg, help) = p.message(Some(name));
+                            let whole =
+                                format!("in the result, {msg}; nothing was delivered. {help}");
+                            (name.clone(), msg, whole)
+                        }
+                    });
+                    continue;
+                }
             };
             let mask = match (treatment, self.plan.mask.get(name)) {
                 (Treatment::Masked, Some(rule)) => {
@@ -217,6 +222,24 @@ impl RowSink for Transformer {
                 sniff: treatment == Treatment::Sniffed && self.plan.sniff_rows > 0,
                 mask,
             });
+        }
+        match offending.as_slice() {
+            [] => {}
+            [(_, _, whole)] => return Err(failure(FailureKind::Query, whole.clone())),
+            many => {
+                let list: Vec<String> = many.iter().map(|(_, m, _)| m.clone()).collect();
+                let masks: Vec<String> =
+                    many.iter().map(|(n, _, _)| format!("{n}: hash")).collect();
+                return Err(failure(
+                    FailureKind::Query,
+                    format!(
+                        "the result has {} columns that look personal and are neither masked nor allowed: {}; nothing was delivered. Mask each (e.g. `mask: {{{}}}`), allow it with a reason under `pii_allowed:`, or list only the columns you need instead of `SELECT *`",
+                        many.len(),
+                        list.join("; "),
+                        masks.join(", ")
+                    ),
+                ));
+            }
         }
         self.columns = plans;
         let kinds = self.effective_kinds();

@@ -113,3 +113,50 @@ fn an_unknown_on_empty_word_is_located() {
         "{t}"
     );
 }
+
+/// Run time, `SELECT *` from a table `check` cannot see into (no schema catalogue)
+/// reaching several personal columns: ONE message names them all (not one per merge),
+/// with what to do.
+#[tokio::test]
+async fn select_star_names_every_personal_column_in_one_message() {
+    use sqlx::{Connection, Executor};
+    let Some(url) = crate::support::postgres() else {
+        return;
+    };
+    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+    c.execute(
+        "DROP TABLE IF EXISTS it_star_members;
+         CREATE TABLE it_star_members (id int, email text, phone text, address text);
+         INSERT INTO it_star_members VALUES (1, 'm@example.com', '090-0000-0000', 'Tokyo');
+         GRANT SELECT ON it_star_members TO PUBLIC;",
+    )
+    .await
+    .unwrap();
+    let repo = Repo::new("postgres");
+    repo.query(
+        "star.sql",
+        "output: {file: star.csv}",
+        "SELECT * FROM it_star_members",
+    );
+    let o = repo.run(&url, &["run", "queries/star.sql", "--report", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+    let err = report[0]["error"].as_str().unwrap();
+    assert!(
+        err.contains("the result has 3 columns that look personal"),
+        "{err}"
+    );
+    for col in ["`email`", "`phone`", "`address`"] {
+        assert!(err.contains(col), "{col}: {err}");
+    }
+    assert!(
+        err.contains("mask: {email: hash, phone: hash, address: hash}"),
+        "{err}"
+    );
+    assert!(err.contains("instead of `SELECT *`"), "{err}");
+    assert_eq!(err.matches("nothing was delivered").count(), 1, "{err}");
+    assert!(!err.contains("m@example.com"), "no value: {err}");
+    assert_eq!(report[0]["failure"], "query", "{report}");
+    assert!(!repo.out("star.csv").exists());
+}
