@@ -17,13 +17,12 @@ pub mod catalog;
 pub mod cli;
 pub mod demo;
 pub mod encode;
+pub mod failure;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod github;
 pub mod guard;
-pub mod notify;
 pub mod pipeline;
-pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod review;

@@ -9,14 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::catalog::QuerySpec;
+use crate::catalog::query::OnEmpty;
 use crate::catalog::query::Variant;
 use crate::encode::gzip::OutputWriter;
 use crate::encode::{CsvEncoder, Encoder, OutputFormat, XlsxEncoder, XlsxMeta};
+use crate::failure::{FailureKind, failure, kind_of, mark};
 use crate::guard::params;
 use crate::guard::period::{self, Period, PeriodKind};
 use crate::report::{FileReport, Status};
@@ -77,7 +79,7 @@ pub fn period_for(spec: &QuerySpec, ctx: &RunContext) -> Result<Option<Period>> 
         Some(label) => period::parse_label(kind, label, spec.timezone)
             .and_then(|p| period::refuse_unfinished(&p, ctx.as_of).map(|()| p))
             .map(Some)
-            .map_err(|e| anyhow!("--period: {e}")),
+            .map_err(|e| failure(FailureKind::Configuration, format!("--period: {e}"))),
         None => Ok(period::resolve(kind, spec.timezone, ctx.as_of)),
     }
 }
@@ -115,7 +117,10 @@ pub async fn run_query(
             return spec
                 .variants()
                 .into_iter()
-                .map(|v| failed(spec, query_path, v, label.clone(), anyhow!("{e:#}")))
+                .map(|v| {
+                    let e = failure(kind_of(&e), format!("{e:#}"));
+                    failed(spec, query_path, v, label.clone(), e)
+                })
                 .collect();
         }
     };
@@ -129,7 +134,7 @@ pub async fn run_query(
                 query_path,
                 variant,
                 label.clone(),
-                anyhow!("cancelled before it started"),
+                failure(FailureKind::Transient, "cancelled before it started"),
             ));
             continue;
         }
@@ -147,6 +152,7 @@ pub async fn run_query(
                     .await
                     {
                         c.close().await;
+                        let e = mark(e, FailureKind::Configuration);
                         reports.push(failed(spec, query_path, variant, label.clone(), e));
                         continue;
                     }
@@ -203,18 +209,24 @@ async fn prepare(
         ctx.key_override.clone()
     } else if spec.uses_hash() {
         let v = std::env::var(&ctx.key_env).map_err(|_| {
-            anyhow!(
-                "this query masks with `hash`, but the environment variable {} (the masking key) is not set; ask the operator to add it as a secret",
-                ctx.key_env
+            failure(
+                FailureKind::Configuration,
+                format!(
+                    "this query masks with `hash`, but the environment variable {} (the masking key) is not set; ask the operator to add it as a secret",
+                    ctx.key_env
+                ),
             )
         })?;
         crate::redact::register(&v);
         if v.len() < crate::transform::mask::MIN_KEY_BYTES {
-            anyhow::bail!(
-                "the masking key in {} is too short (at least {} bytes); ask the operator to set a longer one",
-                ctx.key_env,
-                crate::transform::mask::MIN_KEY_BYTES
-            );
+            return Err(failure(
+                FailureKind::Configuration,
+                format!(
+                    "the masking key in {} is too short (at least {} bytes); ask the operator to set a longer one",
+                    ctx.key_env,
+                    crate::transform::mask::MIN_KEY_BYTES
+                ),
+            ));
         }
         Some(v.into_bytes())
     } else {
@@ -223,21 +235,27 @@ async fn prepare(
     let url = match &ctx.url_override {
         Some(u) => u.clone(),
         None => std::env::var(&spec.database.url_env).map_err(|_| {
-            anyhow!(
-                "the database `{}` is not configured on this machine: the environment variable {} is not set; ask the operator to add it (a GitHub secret)",
-                spec.database_name,
-                spec.database.url_env
+            failure(
+                FailureKind::Configuration,
+                format!(
+                    "the database `{}` is not configured on this machine: the environment variable {} is not set; ask the operator to add it (a GitHub secret)",
+                    spec.database_name,
+                    spec.database.url_env
+                ),
             )
         })?,
     };
     crate::redact::register(&url);
-    sink.healthcheck().await.with_context(|| {
-        format!(
-            "the destination `{}` is not ready ({})",
-            spec.file.front.destination,
-            sink.describe()
-        )
-    })?;
+    sink.healthcheck()
+        .await
+        .map_err(|e| mark(e, FailureKind::Configuration))
+        .with_context(|| {
+            format!(
+                "the destination `{}` is not ready ({})",
+                spec.file.front.destination,
+                sink.describe()
+            )
+        })?;
     Ok((url, key))
 }
 
@@ -326,7 +344,7 @@ async fn run_variant(
                     }
                 }
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut export).await;
-                Err(anyhow!("cancelled (SIGINT/SIGTERM); the query was stopped on the server and nothing was delivered"))
+                Err(failure(FailureKind::Transient, "cancelled (SIGINT/SIGTERM); the query was stopped on the server and nothing was delivered"))
             }
         }
     };
@@ -334,6 +352,39 @@ async fn run_variant(
         return Err(explain_timeout(e, spec));
     }
     let rows = tf.rows();
+    let mut notes = Vec::new();
+    if rows == 0 {
+        match f.on_empty {
+            OnEmpty::Fail => {
+                return Err(failure(
+                    FailureKind::Query,
+                    "the result is empty and the query says `on_empty: fail`, so nothing was delivered; check the period and the WHERE conditions, and if an empty result is expected, change `on_empty:` to `deliver` or `skip` in a new pull request",
+                ));
+            }
+            OnEmpty::Skip => {
+                return Ok(FileReport {
+                    query: query_path.to_string(),
+                    title: f.title.clone(),
+                    variant: vname.map(str::to_string),
+                    period: label.map(str::to_string),
+                    file: file_name,
+                    status: Status::Skipped,
+                    rows: 0,
+                    bytes: 0,
+                    seconds: 0.0,
+                    location: None,
+                    error: None,
+                    failure: None,
+                    notes: vec![
+                        "the result is empty: nothing was delivered (`on_empty: skip`)".into(),
+                    ],
+                });
+            }
+            OnEmpty::Deliver => notes.push(
+                "the result is empty (0 rows): an empty file was delivered (`on_empty: deliver`, the default; `skip` delivers nothing, `fail` fails the query)".to_string(),
+            ),
+        }
+    }
     let unfit = tf.unfit;
     let columns = tf.column_count();
     let enc = tf.into_encoder();
@@ -379,7 +430,8 @@ async fn run_variant(
         seconds: 0.0,
         location: Some(delivered.location),
         error: None,
-        notes: delivered.notes,
+        failure: None,
+        notes: notes.into_iter().chain(delivered.notes).collect(),
     })
 }
 
@@ -393,9 +445,12 @@ fn explain_timeout(e: anyhow::Error, spec: &QuerySpec) -> anyhow::Error {
         || lower.contains("max_execution_time")
         || lower.contains("query execution was interrupted, maximum")
     {
-        anyhow!(
-            "the query ran longer than its time limit ({}) and the database stopped it; make the query faster (a narrower WHERE, an index) or raise `timeout:` in the query file",
-            human_duration(spec.timeout)
+        failure(
+            FailureKind::Transient,
+            format!(
+                "the query ran longer than its time limit ({}) and the database stopped it; a busy database can cause this once, but if a re-run stops too, make the query faster (a narrower WHERE, an index) or raise `timeout:` in the query file in a new pull request",
+                human_duration(spec.timeout)
+            ),
         )
     } else {
         e
@@ -433,6 +488,7 @@ fn failed(
         seconds: 0.0,
         location: None,
         error: Some(crate::redact::scrub(&format!("{e:#}"))),
+        failure: Some(kind_of(&e)),
         notes: Vec::new(),
     }
 }

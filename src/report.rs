@@ -1,13 +1,15 @@
 //! The run report: one entry per output file, printed for people and as JSON.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
+
+use crate::failure::FailureKind;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Delivered,
+    /// The result was empty and the query says `on_empty: skip`: nothing delivered.
+    Skipped,
     Failed,
 }
 
@@ -26,6 +28,9 @@ pub struct FileReport {
     pub location: Option<String>,
     /// What went wrong and what to do, in plain words; only when failed.
     pub error: Option<String>,
+    /// Who can fix the failure (decides the summary's "what to do"); only when failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<FailureKind>,
     /// What else the destination did or found, in plain words (e.g. what happened to
     /// the file of a query file that was renamed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -34,7 +39,7 @@ pub struct FileReport {
 
 impl FileReport {
     pub fn ok(&self) -> bool {
-        matches!(self.status, Status::Delivered)
+        matches!(self.status, Status::Delivered | Status::Skipped)
     }
 
     /// One line for the terminal.
@@ -55,6 +60,12 @@ impl FileReport {
                 }
                 l
             }
+            Status::Skipped => format!(
+                "skipped   {} ({}) — {}",
+                self.file,
+                self.query,
+                self.notes.join("; ")
+            ),
             Status::Failed => format!(
                 "FAILED    {} ({}) — {}",
                 self.file,
@@ -80,71 +91,7 @@ pub fn human_bytes(b: u64) -> String {
     }
 }
 
-/// The Markdown job summary for GitHub Actions (`$GITHUB_STEP_SUMMARY`).
-pub fn markdown(reports: &[FileReport]) -> String {
-    let mut s = String::new();
-    let failed = reports.iter().filter(|r| !r.ok()).count();
-    if failed == 0 {
-        let _ = writeln!(s, "### sqlcourier: {} file(s) delivered\n", reports.len());
-    } else {
-        let _ = writeln!(
-            s,
-            "### sqlcourier: {failed} of {} file(s) FAILED\n",
-            reports.len()
-        );
-    }
-    let _ = writeln!(
-        s,
-        "| Status | File | Query | Period | Rows | Size | Time | Where |"
-    );
-    let _ = writeln!(s, "|---|---|---|---|---:|---:|---:|---|");
-    for r in reports {
-        let icon = if r.ok() { "✅" } else { "❌" };
-        let loc = match (&r.location, r.ok()) {
-            (Some(l), true) if l.starts_with("http") => format!("[open]({l})"),
-            (Some(l), true) => format!("`{l}`"),
-            _ => "—".into(),
-        };
-        let _ = writeln!(
-            s,
-            "| {icon} | {} | {} | {} | {} | {} | {:.1}s | {loc} |",
-            md(&r.file),
-            md(&r.title),
-            r.period.as_deref().unwrap_or("—"),
-            r.rows,
-            human_bytes(r.bytes),
-            r.seconds
-        );
-    }
-    let noted: Vec<&FileReport> = reports.iter().filter(|r| !r.notes.is_empty()).collect();
-    if !noted.is_empty() {
-        let _ = writeln!(s, "\n#### Notes\n");
-        for r in noted {
-            for n in &r.notes {
-                let _ = writeln!(s, "- **{}**: {}", md(&r.file), md(n));
-            }
-        }
-    }
-    let failures: Vec<&FileReport> = reports.iter().filter(|r| !r.ok()).collect();
-    if !failures.is_empty() {
-        let _ = writeln!(s, "\n#### What went wrong\n");
-        for r in failures {
-            let _ = writeln!(
-                s,
-                "- **{}** (`{}`): {}",
-                md(&r.file),
-                md(&r.query),
-                md(r.error.as_deref().unwrap_or("unknown error"))
-            );
-        }
-        let _ = writeln!(
-            s,
-            "\nNothing partial was delivered for these files. Fix what the message says (or ask the data team), then press **Re-run failed jobs**: the re-run uses the same period and replaces the same file."
-        );
-    }
-    s
-}
-
-fn md(s: &str) -> String {
+/// Escapes a value for a Markdown table cell.
+pub fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }

@@ -11,6 +11,30 @@ use crate::encode::{Encoding, OutputFormat};
 use crate::guard::period::PeriodKind;
 use crate::transform::mask::MaskRule;
 
+/// What a run does when the result has no rows (`on_empty:`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnEmpty {
+    /// Deliver the empty file (with its header) and say so in the summary.
+    #[default]
+    Deliver,
+    /// Deliver nothing and say so.
+    Skip,
+    /// Fail the query: an empty result means something is wrong.
+    Fail,
+}
+
+impl OnEmpty {
+    /// The word in the query file.
+    pub fn word(self) -> &'static str {
+        match self {
+            OnEmpty::Deliver => "deliver",
+            OnEmpty::Skip => "skip",
+            OnEmpty::Fail => "fail",
+        }
+    }
+}
+
 /// The front matter of a query file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -51,6 +75,10 @@ pub struct FrontMatter {
     /// Turns the spreadsheet formula guard off; the value is the reason.
     #[serde(default)]
     pub allow_formulas: Option<String>,
+    /// What an empty result means: `deliver` (the default: an empty file, with a note
+    /// in the summary), `skip` (no file, said in the summary) or `fail`.
+    #[serde(default)]
+    pub on_empty: OnEmpty,
     /// One output file per entry.
     #[serde(default)]
     pub variants: Vec<Variant>,

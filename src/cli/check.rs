@@ -294,6 +294,22 @@ pub fn explain(
                     .unwrap_or_default(),
             ),
             ("Runs", review::schedule(&f.schedule, spec.timezone)),
+            (
+                "If empty",
+                match f.on_empty {
+                    crate::catalog::query::OnEmpty::Deliver => {
+                        "an empty file is delivered, with a note (`on_empty: deliver`, the default)"
+                            .to_string()
+                    }
+                    crate::catalog::query::OnEmpty::Skip => {
+                        "nothing is delivered, and the summary says so (`on_empty: skip`)"
+                            .to_string()
+                    }
+                    crate::catalog::query::OnEmpty::Fail => {
+                        "the query fails, and the requester is told (`on_empty: fail`)".to_string()
+                    }
+                },
+            ),
             ("Period", review::period(f.period, spec.timezone, now)),
             (
                 "Time limit",

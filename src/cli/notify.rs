@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 
 use crate::exit;
-use crate::notify::{self, RunStatus};
+use crate::github::notify::{self, RunStatus};
 
 #[derive(Debug, Args)]
 pub struct NotifyArgs {

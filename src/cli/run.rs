@@ -1,6 +1,5 @@
 //! `sqlcourier run`: runs queries and delivers their files.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -10,7 +9,7 @@ use super::ReportFormat;
 use crate::catalog::{Catalog, QuerySpec, query_files};
 use crate::exit;
 use crate::pipeline::{self, RunContext, Shutdown};
-use crate::report::{self, FileReport};
+use crate::report::FileReport;
 use crate::sink::Sinks;
 
 #[derive(Debug, Args)]
@@ -71,7 +70,7 @@ pub async fn run(cli_config: Option<&Path>, args: &RunArgs, shutdown: Shutdown) 
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_else(Utc::now)
     } else {
-        match super::plan::logical_time(args.as_of).await {
+        match crate::github::time::logical_time(args.as_of).await {
             Ok((t, why)) => {
                 tracing::debug!(logical_time = %t, source = %why, "periods are computed from this time");
                 t
@@ -163,15 +162,7 @@ pub fn print_reports(reports: &[FileReport], format: ReportFormat) {
             );
         }
     }
-    if let Ok(p) = std::env::var("GITHUB_STEP_SUMMARY")
-        && !p.is_empty()
-        && let Ok(mut f) = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&p)
-    {
-        let _ = f.write_all(report::markdown(reports).as_bytes());
-    }
+    crate::github::summary::append_step_summary(reports);
 }
 
 pub fn finish_code(reports: &[FileReport], shutdown: &Shutdown) -> i32 {

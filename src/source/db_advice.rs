@@ -4,6 +4,8 @@
 //! each can change alone. The advice names identifiers (a column, a table), never a
 //! value.
 
+use crate::failure::FailureKind;
+
 /// Which database said it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
@@ -15,10 +17,9 @@ pub enum Db {
     Sqlite,
 }
 
-/// What to do about a database error, or `None` when there is nothing better to say
-/// than the database's own words.
-pub fn advice(db: Db, code: Option<&str>, number: Option<u16>, message: &str) -> Option<String> {
-    let kind = match (db, number, code) {
+/// The kind of a database error this module has advice for.
+fn kind(db: Db, code: Option<&str>, number: Option<u16>, message: &str) -> Option<Kind> {
+    Some(match (db, number, code) {
         (Db::Mysql, Some(1054), _) | (Db::Postgres, _, Some("42703")) => Kind::UnknownColumn,
         (Db::Mysql, Some(1146), _) | (Db::Postgres, _, Some("42P01")) => Kind::UnknownTable,
         (Db::Mysql, Some(1052), _) | (Db::Postgres, _, Some("42702")) => Kind::Ambiguous,
@@ -49,7 +50,13 @@ pub fn advice(db: Db, code: Option<&str>, number: Option<u16>, message: &str) ->
             }
         }
         _ => return None,
-    };
+    })
+}
+
+/// What to do about a database error, or `None` when there is nothing better to say
+/// than the database's own words.
+pub fn advice(db: Db, code: Option<&str>, number: Option<u16>, message: &str) -> Option<String> {
+    let kind = kind(db, code, number, message)?;
     let name = identifier(message);
     let named = |what: &str| match &name {
         Some(n) => format!("the {what} `{n}`"),
@@ -77,6 +84,59 @@ pub fn advice(db: Db, code: Option<&str>, number: Option<u16>, message: &str) ->
         Kind::Timeout => "the query ran longer than its time limit and was stopped: filter earlier (a shorter period, an indexed column in WHERE), or raise `timeout:` in the query file in a new pull request".into(),
         Kind::BadValue => "a parameter's value does not fit the column it is compared with (e.g. text compared with a date): check the values under `params:` and the column types".into(),
     })
+}
+
+/// Who can fix a database error (see [`crate::failure`]), by its code: the query
+/// file (syntax, unknown names, ambiguous columns, bad parameter values), an operator
+/// (grants, log-in), or nobody (connection lost, server busy or restarting,
+/// deadlocks, time limits: try again). Codes not listed are
+/// [`FailureKind::Unknown`].
+pub fn failure_kind(db: Db, code: Option<&str>, number: Option<u16>, message: &str) -> FailureKind {
+    let transient = match (db, number, code) {
+        // too many connections, lock wait, deadlock, server gone / lost, shutdown, killed
+        (Db::Mysql, Some(1040 | 1205 | 1213 | 2006 | 2013 | 1053 | 1927 | 1317), _) => true,
+        (Db::Postgres, _, Some(c)) => {
+            c.starts_with("08")
+                || c.starts_with("53")
+                || matches!(c, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
+        }
+        (Db::Sqlite, _, _) => {
+            let m = message.to_ascii_lowercase();
+            m.contains("database is locked") || m.contains("busy")
+        }
+        _ => false,
+    };
+    if transient {
+        return FailureKind::Transient;
+    }
+    let login = match (db, number, code) {
+        (Db::Mysql, Some(1045 | 1044 | 1698), _) => true,
+        (Db::Postgres, _, Some(c)) => c.starts_with("28"),
+        _ => false,
+    };
+    if login {
+        return FailureKind::Configuration;
+    }
+    match kind(db, code, number, message) {
+        Some(Kind::Permission) => FailureKind::Configuration,
+        Some(Kind::Timeout) => FailureKind::Transient,
+        Some(
+            Kind::UnknownColumn
+            | Kind::UnknownTable
+            | Kind::Ambiguous
+            | Kind::Syntax
+            | Kind::UnknownFunction
+            | Kind::BadValue,
+        ) => FailureKind::Query,
+        // PostgreSQL classes 42 (syntax error or access rule violation: grants were
+        // taken above) and 22 (data exception) are the statement's
+        None => match (db, code) {
+            (Db::Postgres, Some(c)) if c.starts_with("42") || c.starts_with("22") => {
+                FailureKind::Query
+            }
+            _ => FailureKind::Unknown,
+        },
+    }
 }
 
 enum Kind {
@@ -115,6 +175,113 @@ fn is_identifier(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failure_kinds_by_code() {
+        use FailureKind::*;
+        for (db, code, num, msg, want) in [
+            (
+                Db::Mysql,
+                Some("42S22"),
+                Some(1054),
+                "Unknown column 'x'",
+                Query,
+            ),
+            (
+                Db::Mysql,
+                Some("42000"),
+                Some(1064),
+                "You have an error",
+                Query,
+            ),
+            (
+                Db::Postgres,
+                Some("42601"),
+                None,
+                "syntax error at or near",
+                Query,
+            ),
+            (Db::Sqlite, None, None, "no such table: t", Query),
+            (
+                Db::Mysql,
+                Some("42000"),
+                Some(1142),
+                "SELECT command denied",
+                Configuration,
+            ),
+            (
+                Db::Postgres,
+                Some("42501"),
+                None,
+                "permission denied for table t",
+                Configuration,
+            ),
+            (
+                Db::Postgres,
+                Some("28P01"),
+                None,
+                "password authentication failed",
+                Configuration,
+            ),
+            (
+                Db::Mysql,
+                Some("28000"),
+                Some(1045),
+                "Access denied",
+                Configuration,
+            ),
+            (
+                Db::Mysql,
+                Some("08S01"),
+                Some(1040),
+                "Too many connections",
+                Transient,
+            ),
+            (
+                Db::Mysql,
+                Some("40001"),
+                Some(1213),
+                "Deadlock found",
+                Transient,
+            ),
+            (
+                Db::Postgres,
+                Some("53300"),
+                None,
+                "too many clients",
+                Transient,
+            ),
+            (
+                Db::Postgres,
+                Some("57P01"),
+                None,
+                "terminating connection",
+                Transient,
+            ),
+            (
+                Db::Postgres,
+                Some("57014"),
+                None,
+                "canceling statement due to statement timeout",
+                Transient,
+            ),
+            (Db::Sqlite, None, None, "database is locked", Transient),
+            (
+                Db::Postgres,
+                Some("42704"),
+                None,
+                "type \"x\" does not exist",
+                Query,
+            ),
+            (Db::Postgres, Some("XX000"), None, "internal error", Unknown),
+        ] {
+            assert_eq!(
+                failure_kind(db, code, num, msg),
+                want,
+                "{db:?} {code:?} {num:?} {msg}"
+            );
+        }
+    }
 
     #[test]
     fn unknown_column_names_the_column_for_every_database() {

@@ -25,6 +25,7 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::catalog::config::Driver;
+use crate::failure::FailureKind;
 use crate::guard::params::Bound;
 use crate::guard::statement::CheckedStatement;
 
@@ -242,7 +243,48 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Phrases a database error without the URL or password, with what to do.
+/// The error carries its [`FailureKind`] (by the error's code, see `db_advice`).
 pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
+    crate::failure::failure(
+        db_failure_kind(e),
+        format!("{:#}", explain_db_text(e, phase)),
+    )
+}
+
+/// Who can fix a database error.
+fn db_failure_kind(e: &sqlx::Error) -> FailureKind {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => FailureKind::Transient,
+        sqlx::Error::Tls(_) | sqlx::Error::Configuration(_) => FailureKind::Configuration,
+        sqlx::Error::Database(d) => {
+            let mysql = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>();
+            let db = if mysql.is_some() {
+                db_advice::Db::Mysql
+            } else if d
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some()
+            {
+                db_advice::Db::Postgres
+            } else {
+                db_advice::Db::Sqlite
+            };
+            let m = d.message();
+            if m.to_lowercase().contains("access denied")
+                || m.contains("password authentication failed")
+            {
+                return FailureKind::Configuration;
+            }
+            db_advice::failure_kind(db, d.code().as_deref(), mysql.map(|m| m.number()), m)
+        }
+        _ => FailureKind::Unknown,
+    }
+}
+
+fn explain_db_text(e: &sqlx::Error, phase: &str) -> anyhow::Error {
     let hint = match e {
         sqlx::Error::Io(_) => {
             "check that the database is running and reachable from this machine (host, port, firewall / security group)"

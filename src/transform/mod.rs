@@ -12,9 +12,10 @@ pub mod pii;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::encode::Encoder;
+use crate::failure::{FailureKind, failure, mark};
 use crate::guard::lineage::{Lineage, Origin, Reach};
 use crate::guard::personal::{Problem, Rules, Treatment};
 use crate::source::{ColumnKind, RowSink};
@@ -141,14 +142,18 @@ impl RowSink for Transformer {
     fn columns(&mut self, names: &[String]) -> Result<()> {
         for col in self.plan.mask.keys() {
             if !names.iter().any(|n| n == col) {
-                bail!(
-                    "the mask rule for `{col}` names a column the result does not have (it has: {}); fix the name in `mask:` so nothing leaks unmasked",
-                    names.join(", ")
-                );
+                return Err(failure(
+                    FailureKind::Query,
+                    format!(
+                        "the mask rule for `{col}` names a column the result does not have (it has: {}); fix the name in `mask:` so nothing leaks unmasked",
+                        names.join(", ")
+                    ),
+                ));
             }
         }
         if let Some(exp) = &self.plan.expected {
-            exp.cross_check(names, &self.plan.mask, &self.plan.pii_allowed)?;
+            exp.cross_check(names, &self.plan.mask, &self.plan.pii_allowed)
+                .map_err(|e| mark(e, FailureKind::Query))?;
         }
         let reaches: Vec<Reach> = match &self.plan.lineage {
             Some(l) => l.runtime(names),
@@ -168,24 +173,38 @@ impl RowSink for Transformer {
             classify: None,
         };
         let mut plans = Vec::with_capacity(names.len());
+        // every offending column is named in ONE message (a `SELECT *` that reaches
+        // several personal columns must not reveal them one merge at a time)
+        // (column, what is wrong with it, the whole message when it is the only one)
+        let mut offending: Vec<(String, String, String)> = Vec::new();
         for (name, reach) in names.iter().zip(&reaches) {
             let treatment = match rules.judge(Some(name), reach) {
                 Ok(t) => t,
-                Err(problems) => match &problems[0] {
-                    Problem::Name { word } => bail!(
-                        "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file",
-                    ),
-                    p => {
-                        let (msg, help) = p.message(Some(name));
-                        bail!("in the result, {msg}; nothing was delivered. {help}");
-                    }
-                },
+                Err(problems) => {
+                    offending.push(match &problems[0] {
+                        Problem::Name { word } => (
+                            name.clone(),
+                            format!("`{name}` looks personal (\"{word}\")"),
+                            format!(
+                                "the result has a column `{name}` that looks personal (\"{word}\") and is neither masked nor allowed; add `mask: {{{name}: hash}}` (or another rule) or `pii_allowed: {{{name}: \"reason\"}}` to the query file"
+                            ),
+                        ),
+                        p => {
+                            let (msg, help) = p.message(Some(name));
+                            let whole =
+                                format!("in the result, {msg}; nothing was delivered. {help}");
+                            (name.clone(), msg, whole)
+                        }
+                    });
+                    continue;
+                }
             };
             let mask = match (treatment, self.plan.mask.get(name)) {
-                (Treatment::Masked, Some(rule)) => Some(
-                    Masker::new(*rule, self.plan.key.as_deref())
-                        .map_err(|e| anyhow::anyhow!("column `{name}`: {e}"))?,
-                ),
+                (Treatment::Masked, Some(rule)) => {
+                    Some(Masker::new(*rule, self.plan.key.as_deref()).map_err(|e| {
+                        failure(FailureKind::Configuration, format!("column `{name}`: {e}"))
+                    })?)
+                }
                 _ => None,
             };
             // what a reviewer would allow: the source columns it is made of
@@ -203,6 +222,24 @@ impl RowSink for Transformer {
                 sniff: treatment == Treatment::Sniffed && self.plan.sniff_rows > 0,
                 mask,
             });
+        }
+        match offending.as_slice() {
+            [] => {}
+            [(_, _, whole)] => return Err(failure(FailureKind::Query, whole.clone())),
+            many => {
+                let list: Vec<String> = many.iter().map(|(_, m, _)| m.clone()).collect();
+                let masks: Vec<String> =
+                    many.iter().map(|(n, _, _)| format!("{n}: hash")).collect();
+                return Err(failure(
+                    FailureKind::Query,
+                    format!(
+                        "the result has {} columns that look personal and are neither masked nor allowed: {}; nothing was delivered. Mask each (e.g. `mask: {{{}}}`), allow it with a reason under `pii_allowed:`, or list only the columns you need instead of `SELECT *`",
+                        many.len(),
+                        list.join("; "),
+                        masks.join(", ")
+                    ),
+                ));
+            }
         }
         self.columns = plans;
         let kinds = self.effective_kinds();
@@ -231,14 +268,17 @@ impl RowSink for Transformer {
                         && let Some(v) = v
                         && let Some(kind) = pii::sniff(v)
                     {
-                        bail!(
-                            "column `{}` holds what look like {} (row {row_no}); nothing was delivered. Add `mask: {{{}: {}}}` (`scrub` keeps free text and replaces what was found) or, if a reviewer agrees they may leave unmasked, `pii_allowed: {{{}: \"reason\"}}`",
-                            col.name,
-                            kind.words(),
-                            col.name,
-                            kind.rule(),
-                            col.allow
-                        );
+                        return Err(failure(
+                            FailureKind::Query,
+                            format!(
+                                "column `{}` holds what look like {} (row {row_no}); nothing was delivered. Add `mask: {{{}: {}}}` (`scrub` keeps free text and replaces what was found) or, if a reviewer agrees they may leave unmasked, `pii_allowed: {{{}: \"reason\"}}`",
+                                col.name,
+                                kind.words(),
+                                col.name,
+                                kind.rule(),
+                                col.allow
+                            ),
+                        ));
                     }
                     *v
                 }

@@ -702,3 +702,139 @@ fn slack_errors_never_show_the_webhook_url() {
         text(&o)
     );
 }
+
+// ------------------------------------------------------------------ plan: missed runs
+
+/// The daily check: a daily query due on 2026-11-30 00:00 JST whose only job failed,
+/// one that succeeded on a re-run, and a weekly query whose Monday run never happened
+/// are told apart through the runs and jobs API; the missed ones are planned (for the
+/// Slack message) and the rest are not.
+#[test]
+fn plan_schedule_missed_lists_due_periods_without_a_successful_job() {
+    let api = StandIn::start();
+    let repo = Repo::new("sqlite");
+    repo.query(
+        "daily/orders.sql",
+        "schedule: daily\nperiod: previous_day",
+        MONTHLY_SQL,
+    );
+    repo.query(
+        "daily/signups.sql",
+        "schedule: daily\nperiod: previous_day",
+        MONTHLY_SQL,
+    );
+    repo.query(
+        "weekly/stock.sql",
+        "schedule: weekly\nperiod: previous_week",
+        MONTHLY_SQL,
+    );
+    repo.query("adhoc/once.sql", "schedule: on-merge-only", "SELECT 1 AS n");
+    api.with(|d| {
+        // the scheduler run of 2026-11-30 00:17 JST (= 11-29 15:17 UTC)
+        d.runs.insert(
+            501,
+            (
+                "2026-11-29T15:17:00Z".into(),
+                "2026-11-29T15:17:04Z".into(),
+                2,
+            ),
+        );
+        d.jobs.insert(
+            501,
+            vec![
+                ("Run / Run daily-orders 2026-11-29".into(), "failure".into()),
+                (
+                    "Run / Run daily-signups 2026-11-29".into(),
+                    "failure".into(),
+                ),
+                // attempt 2 ("Re-run failed jobs") passed for signups only
+                (
+                    "Run / Run daily-signups 2026-11-29".into(),
+                    "success".into(),
+                ),
+                ("Run / Build sqlcourier".into(), "success".into()),
+            ],
+        );
+        // an older run outside the window is not read
+        d.runs.insert(
+            400,
+            (
+                "2026-11-20T15:17:00Z".into(),
+                "2026-11-20T15:17:04Z".into(),
+                1,
+            ),
+        );
+    });
+    // the check runs on 2026-11-30 at 15:47 JST (06:47 UTC): it looks at due times
+    // between 54 and 6 hours before, so the midnights of 11-29 and 11-30 JST; no run
+    // at all happened for 11-29 00:00 JST (period 2026-11-28)
+    let mut c = gh(repo.path(), &api);
+    c.args([
+        "plan",
+        "--event",
+        "schedule",
+        "--schedule",
+        "missed",
+        "--as-of",
+        "2026-11-30T06:47:00Z",
+    ]);
+    let o = run(c);
+    let plan = json(&o);
+    let got: Vec<(String, String)> = plan["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["query"].as_str().unwrap().to_string(),
+                e["period"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "queries/daily/orders.sql".to_string(),
+                "2026-11-28".to_string()
+            ),
+            (
+                "queries/daily/orders.sql".to_string(),
+                "2026-11-29".to_string()
+            ),
+            (
+                "queries/daily/signups.sql".to_string(),
+                "2026-11-28".to_string()
+            ),
+            // Monday 2026-11-30 00:00 JST: the previous ISO week
+            (
+                "queries/weekly/stock.sql".to_string(),
+                "2026-W48".to_string()
+            ),
+        ],
+        "{}",
+        text(&o)
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("queries/daily/orders.sql: MISSED: no successful run for 2026-11-29"),
+        "{err}"
+    );
+    assert_eq!(api.count("GET", "/actions/runs/400/jobs"), 0);
+    assert_eq!(api.count("GET", "/actions/runs/501/jobs"), 1);
+
+    // without API access the check fails loudly instead of reporting nothing missed
+    let mut c = bin(repo.path());
+    c.args([
+        "plan",
+        "--event",
+        "schedule",
+        "--schedule",
+        "missed",
+        "--as-of",
+        "2026-11-30T06:47:00Z",
+    ]);
+    let o = run(c);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("GITHUB_TOKEN is not set"), "{}", text(&o));
+}

@@ -43,6 +43,8 @@ pub struct Comment {
 pub struct Data {
     /// Workflow runs by id: (created_at, run_started_at, run_attempt).
     pub runs: BTreeMap<u64, (String, String, u32)>,
+    /// Jobs by workflow run id, every attempt: (name, conclusion).
+    pub jobs: BTreeMap<u64, Vec<(String, String)>>,
     /// Pull requests by commit SHA: (number, merged, merge_commit_sha).
     pub pulls: BTreeMap<String, Vec<(u64, bool, String)>>,
     /// Comments by issue / pull request number, oldest first.
@@ -100,7 +102,12 @@ impl StandIn {
                 let url = format!("http://{}", listener.local_addr().unwrap());
                 let shared: Shared = (d, url.clone());
                 let app = Router::new()
+                    .route("/repos/{owner}/{repo}/actions/runs", get(list_runs))
                     .route("/repos/{owner}/{repo}/actions/runs/{run_id}", get(get_run))
+                    .route(
+                        "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
+                        get(list_jobs),
+                    )
                     .route(
                         "/repos/{owner}/{repo}/commits/{sha}/pulls",
                         get(commit_pulls),
@@ -245,6 +252,90 @@ fn repository(base: &str) -> Value {
         "html_url": format!("https://github.com/{OWNER}/{REPO}"), "description": null,
         "fork": false, "url": format!("{base}/repos/{OWNER}/{REPO}")
     })
+}
+
+/// `GET /repos/{o}/{r}/actions/runs?created=>=T`: the runs created at or after T
+/// (GitHub's search syntax; only `>=` is served), newest first, one page.
+async fn list_runs(
+    State((data, _)): State<Shared>,
+    Path((owner, repo)): Path<(String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check(&headers, &owner, &repo) {
+        return *r;
+    }
+    let Some(since) = q.get("created").and_then(|c| c.strip_prefix(">=")) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "created must be >=DATE here",
+        );
+    };
+    if q.get("page").is_some_and(|p| p != "1") {
+        return ok_json(
+            StatusCode::OK,
+            json!({"total_count": 0, "workflow_runs": []}),
+            None,
+        );
+    }
+    let d = data.lock().unwrap();
+    let mut runs: Vec<Value> = d
+        .runs
+        .iter()
+        .filter(|(_, (created, _, _))| created.as_str() >= since)
+        .map(|(id, (created, started, attempt))| {
+            json!({"id": id, "created_at": created, "run_started_at": started,
+                   "run_attempt": attempt, "event": "schedule", "status": "completed"})
+        })
+        .collect();
+    runs.reverse();
+    ok_json(
+        StatusCode::OK,
+        json!({"total_count": runs.len(), "workflow_runs": runs}),
+        None,
+    )
+}
+
+/// `GET /repos/{o}/{r}/actions/runs/{id}/jobs?filter=all`, one page.
+async fn list_jobs(
+    State((data, _)): State<Shared>,
+    Path((owner, repo, run_id)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check(&headers, &owner, &repo) {
+        return *r;
+    }
+    if q.get("filter").map(String::as_str) != Some("all") {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the stand-in serves filter=all only",
+        );
+    }
+    let id: u64 = run_id.parse().unwrap_or_default();
+    let page = q.get("page").map(String::as_str).unwrap_or("1");
+    let jobs: Vec<Value> = if page == "1" {
+        data.lock()
+            .unwrap()
+            .jobs
+            .get(&id)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, conclusion))| {
+                json!({"id": id * 1000 + i as u64, "run_id": id, "name": name,
+                       "status": "completed", "conclusion": conclusion})
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    ok_json(
+        StatusCode::OK,
+        json!({"total_count": jobs.len(), "jobs": jobs}),
+        None,
+    )
 }
 
 async fn get_run(

@@ -6,7 +6,7 @@
 //! the folder's owner (My Drive) and the shared drive's members can open every file,
 //! so they must be listed in `readers` too.
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use google_drive3::api::Permission;
 
 use super::auth::SCOPE;
@@ -24,13 +24,9 @@ pub struct Folder {
 pub async fn check(s: &Session, cfg: &DriveConfig) -> Result<Folder> {
     let id = cfg.folder_id.as_str();
     // a token first: a bad key or token endpoint is said as such, not as "not found"
-    s.token().await.map_err(|f| {
-        anyhow!(super::retry::explain(
-            &f,
-            "signing in to Google",
-            &s.service_account
-        ))
-    })?;
+    s.token()
+        .await
+        .map_err(|f| super::retry::error(&f, "signing in to Google", &s.service_account))?;
     let what = format!("reading the Drive folder {id}");
     let file = s
         .call_raw(&what, |mut d| async move {
@@ -50,12 +46,15 @@ pub async fn check(s: &Session, cfg: &DriveConfig) -> Result<Folder> {
         .await
         .map_err(|f| {
             if f.is_not_found() {
-                anyhow!(
-                    "the Drive folder {id} was not found, or the service account {} cannot see it; check `folder_id` and add the service account to the shared drive (or share the folder with it)",
-                    s.service_account
+                crate::failure::failure(
+                    crate::failure::FailureKind::Configuration,
+                    format!(
+                        "the Drive folder {id} was not found, or the service account {} cannot see it; check `folder_id` and add the service account to the shared drive (or share the folder with it)",
+                        s.service_account
+                    ),
                 )
             } else {
-                anyhow!(super::retry::explain(&f, &what, &s.service_account))
+                super::retry::error(&f, &what, &s.service_account)
             }
         })?;
     let name = file.name.clone().unwrap_or_default();

@@ -46,7 +46,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 
-use self::retry::{Failure, RetryAfter, explain};
+use self::retry::{Failure, RetryAfter};
 use super::{Delivered, Delivery, Sink};
 use crate::catalog::config::DriveConfig;
 
@@ -192,7 +192,7 @@ impl Session {
     {
         self.call_raw(what, f)
             .await
-            .map_err(|fail| anyhow!(explain(&fail, what, &self.service_account)))
+            .map_err(|fail| retry::error(&fail, what, &self.service_account))
     }
 
     /// Like [`Session::call`], but returns the [`Failure`] (to look at its status).

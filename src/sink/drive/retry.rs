@@ -16,6 +16,7 @@ use google_drive3::common;
 use tokio::time::Instant;
 
 use super::Auth;
+use crate::failure::FailureKind;
 
 /// Why a Drive request did not succeed.
 #[derive(Debug, Clone)]
@@ -302,6 +303,23 @@ fn from_json(status: u16, v: &serde_json::Value, retry_after: Option<Duration>) 
 
 /// A failure in plain words with what to do; `what` says what was being done, e.g.
 /// "uploading signups_2026-10.csv". The text never holds a token or the key.
+/// Who can fix a Drive failure (see [`crate::failure`]): what [`should_retry`] would
+/// retry is temporary (its retries ran out); a refused key, a folder not shared or full,
+/// and any other refusal are the set-up's; the rest is unknown.
+pub fn failure_kind(f: &Failure) -> FailureKind {
+    match (should_retry(f), f) {
+        (Decision::Retry, _) => FailureKind::Transient,
+        (_, Failure::Token(_) | Failure::Status { .. }) => FailureKind::Configuration,
+        (_, Failure::Other(_)) => FailureKind::Unknown,
+        (_, _) => FailureKind::Transient,
+    }
+}
+
+/// [`explain`] as an error that carries its [`failure_kind`].
+pub fn error(f: &Failure, what: &str, service_account: &str) -> anyhow::Error {
+    crate::failure::failure(failure_kind(f), explain(f, what, service_account))
+}
+
 pub fn explain(f: &Failure, what: &str, service_account: &str) -> String {
     let text = match f {
         Failure::Transport(t) => format!(

@@ -32,7 +32,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::time::Instant;
 
 use super::auth::SCOPE;
-use super::retry::{Failure, explain, retry};
+use super::retry::{Failure, retry};
 use super::{Session, q_ours};
 
 /// Fields asked for on the uploaded file.
@@ -146,7 +146,7 @@ pub async fn upload(
     deadline_after: Duration,
 ) -> Result<Uploaded> {
     let what = format!("uploading {file_name} to Google Drive");
-    let fail = |f: Failure| anyhow!(explain(&f, &what, &s.service_account));
+    let fail = |f: Failure| super::retry::error(&f, &what, &s.service_account);
     let deadline = Instant::now() + deadline_after;
     let total = tokio::fs::metadata(staged)
         .await

@@ -15,6 +15,8 @@ use hyper_util::rt::TokioExecutor;
 pub enum RunStatus {
     Success,
     Failure,
+    /// Scheduled runs that did not happen or did not succeed (`plan --schedule missed`).
+    Missed,
 }
 
 /// At most this many query names are listed; the rest are counted.
@@ -34,7 +36,13 @@ pub fn slack_message(
     let (headline, next) = match status {
         RunStatus::Failure => (
             format!(":x: *sqlcourier: a run failed*{repo}"),
-            "Read the failed job's summary, then fix the query in a pull request or press *Re-run failed jobs* (a re-run keeps the same period and replaces the same files).",
+            "The summary of each failed job says what to do: a temporary problem → *Re-run failed jobs* (same period, same files); a problem in the query → a new pull request (a re-run uses the same commit); a set-up problem → an operator fixes the secret, grant or folder, then re-runs.",
+        ),
+        RunStatus::Missed => (
+            format!(
+                ":warning: *sqlcourier: scheduled runs did not happen or did not succeed*{repo}"
+            ),
+            "Run each query below for its period from the Actions tab (Monthly → Run workflow, with the query and the period), or re-run its failed run; the check's log lists the periods.",
         ),
         RunStatus::Success => (
             format!(":white_check_mark: *sqlcourier: the run delivered its files*{repo}"),
@@ -61,6 +69,7 @@ pub fn slack_message(
     }
     let text = match status {
         RunStatus::Failure => format!("sqlcourier: a run failed: {run_url}"),
+        RunStatus::Missed => format!("sqlcourier: scheduled runs were missed: {run_url}"),
         RunStatus::Success => format!("sqlcourier: the run delivered its files: {run_url}"),
     };
     serde_json::json!({ "text": text, "blocks": blocks })
