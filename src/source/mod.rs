@@ -231,6 +231,18 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// Phrases a database error without the URL or password, with what to do.
 pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
+    explain(e, phase, None)
+}
+
+/// [`explain_db_error`] for an error of the query itself: `statement` is the text as
+/// sent, so the server's words are kept only where they echo it (a value the query
+/// turned into a name is cut, `crate::redact::echo`).
+pub(crate) fn explain_query_error(e: &sqlx::Error, phase: &str, statement: &str) -> anyhow::Error {
+    explain(e, phase, Some(statement))
+}
+
+fn explain(e: &sqlx::Error, phase: &str, statement: Option<&str>) -> anyhow::Error {
+    let text = || crate::redact::db::safe_db_error_in(e, statement).to_string();
     let hint = match e {
         sqlx::Error::Io(_) => {
             "check that the database is running and reachable from this machine (host, port, firewall / security group)"
@@ -263,11 +275,9 @@ pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
             let number = d
                 .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                 .map(|m| m.number());
-            if let Some(a) = db_advice::advice(db, d.code().as_deref(), number, d.message()) {
-                return anyhow::anyhow!(
-                    "{phase}: {}. What to do: {a}",
-                    crate::redact::db_error_text(e)
-                );
+            let shown = crate::redact::db::shown_message(e, statement);
+            if let Some(a) = db_advice::advice(db, d.code().as_deref(), number, &shown) {
+                return anyhow::anyhow!("{phase}: {}. What to do: {a}", text());
             }
             "fix the query where the error says, or ask an engineer to look up the error code (the server's own words are left out when they could quote data)"
         }
@@ -276,8 +286,5 @@ pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
         }
         _ => "try again; if it keeps failing, ask the operator to check the database",
     };
-    anyhow::anyhow!(
-        "{phase}: {}. What to do: {hint}",
-        crate::redact::db_error_text(e)
-    )
+    anyhow::anyhow!("{phase}: {}. What to do: {hint}", text())
 }

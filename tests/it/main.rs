@@ -11,6 +11,7 @@ mod github;
 mod github_api;
 mod guard;
 mod messages;
+mod outputs;
 mod pii;
 mod review;
 mod schedules;
