@@ -725,7 +725,10 @@ mod tests {
     fn a_header_over_excels_limit_names_the_column_number_and_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
         let names = vec!["ok".to_string(), "h".repeat(MAX_CELL_CHARS + 1)];
-        let e = encoder(dir.path()).header(&names, &[]).unwrap_err().to_string();
+        let e = encoder(dir.path())
+            .header(&names, &[])
+            .unwrap_err()
+            .to_string();
         assert!(
             e.starts_with("the header (column name) of column 2 holds 32768 characters"),
             "{e}"
@@ -738,8 +741,11 @@ mod tests {
     fn written_grows_with_the_rows_before_the_workbook_is_saved() {
         let dir = tempfile::tempdir().unwrap();
         let mut e = encoder(dir.path());
-        e.header(&["n".into(), "t".into()], &[ColumnKind::Integer, ColumnKind::Text])
-            .unwrap();
+        e.header(
+            &["n".into(), "t".into()],
+            &[ColumnKind::Integer, ColumnKind::Text],
+        )
+        .unwrap();
         let start = e.written();
         let mut seen = Vec::new();
         for i in 0..30_000u32 {

@@ -68,7 +68,9 @@ pub fn echo_only(message: &str, statement: &str) -> String {
             continue;
         }
         let start = i;
-        while i < chars.len() && !is_separator(chars[i]) && !(is_quote(chars[i]) && opens(&chars, i))
+        while i < chars.len()
+            && !is_separator(chars[i])
+            && !(is_quote(chars[i]) && opens(&chars, i))
         {
             i += 1;
         }
@@ -129,9 +131,11 @@ fn quoted_ok(inner: &str, sql: &str) -> bool {
         Some((lead, last)) => {
             !last.is_empty()
                 && in_statement(last, sql)
-                && lead
-                    .split('.')
-                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$'))
+                && lead.split('.').all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+                })
         }
         None => false,
     }
@@ -154,7 +158,8 @@ fn word_ok(word: &str, call: bool, sql: &str) -> bool {
     let b = w.as_bytes();
     b[0].is_ascii_alphabetic()
         && b[b.len() - 1].is_ascii_alphabetic()
-        && w.chars().all(|c| c.is_ascii_alphabetic() || c == '\'' || c == '-')
+        && w.chars()
+            .all(|c| c.is_ascii_alphabetic() || c == '\'' || c == '-')
 }
 
 #[cfg(test)]
@@ -169,7 +174,10 @@ mod tests {
             r#"column "no_such_column" does not exist"#
         );
         assert_eq!(
-            echo_only("function no_such_fn(integer) does not exist", "SELECT no_such_fn(1)"),
+            echo_only(
+                "function no_such_fn(integer) does not exist",
+                "SELECT no_such_fn(1)"
+            ),
             "function no_such_fn(integer) does not exist"
         );
         let my = "SELECT `emial` FROM `members`";
@@ -194,13 +202,17 @@ mod tests {
 
     #[test]
     fn values_turned_into_names_are_cut() {
-        let sql = r#"COPY (SELECT CAST("email" AS regclass) AS "n" FROM "it_pii_members") TO STDOUT"#;
+        let sql =
+            r#"COPY (SELECT CAST("email" AS regclass) AS "n" FROM "it_pii_members") TO STDOUT"#;
         for (message, want) in [
             (
                 r#"schema "m1.pii-secret@example" does not exist"#,
                 r#"schema "…" does not exist"#,
             ),
-            (r#"relation "taro" does not exist"#, r#"relation "…" does not exist"#),
+            (
+                r#"relation "taro" does not exist"#,
+                r#"relation "…" does not exist"#,
+            ),
             (
                 "improper qualified name (too many dotted names): a.b.c.d",
                 "improper qualified name (too many dotted names): …",
@@ -213,8 +225,14 @@ mod tests {
                 r#"cross-database references are not implemented: "m1.pii-secret@example.com""#,
                 r#"cross-database references are not implemented: "…""#,
             ),
-            ("Unknown column '秘密' in 'field list'", "Unknown column '…' in 'field list'"),
-            ("Duplicate entry 'taro1' for key", "Duplicate entry '…' for key"),
+            (
+                "Unknown column '秘密' in 'field list'",
+                "Unknown column '…' in 'field list'",
+            ),
+            (
+                "Duplicate entry 'taro1' for key",
+                "Duplicate entry '…' for key",
+            ),
             ("value 09055550001 here", "value … here"),
             ("mail taro@example.com now", "mail … now"),
             ("全角の秘密", "…"),

@@ -167,10 +167,9 @@ impl MysqlSource {
             .statement
             .render(Placeholders::Question)
             .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
-        let stmt = (&mut self.conn)
-            .prepare(sql.as_str())
-            .await
-            .map_err(|e| explain_query_error(&e, "the database could not prepare the query", &sql))?;
+        let stmt = (&mut self.conn).prepare(sql.as_str()).await.map_err(|e| {
+            explain_query_error(&e, "the database could not prepare the query", &sql)
+        })?;
         let names = super::column_names(stmt.columns());
         let kinds: Vec<Kind> = stmt.columns().iter().map(kind_of_column).collect();
         let column_kinds: Vec<super::ColumnKind> = (stmt.columns().iter())

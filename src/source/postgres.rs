@@ -106,10 +106,9 @@ impl PostgresSource {
             .statement
             .render(Placeholders::Dollar)
             .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
-        let stmt = (&mut self.conn)
-            .prepare(sql.as_str())
-            .await
-            .map_err(|e| explain_query_error(&e, "the database could not prepare the query", &sql))?;
+        let stmt = (&mut self.conn).prepare(sql.as_str()).await.map_err(|e| {
+            explain_query_error(&e, "the database could not prepare the query", &sql)
+        })?;
         let names = super::column_names(stmt.columns());
         let fixes: Vec<Fix> = stmt
             .columns()

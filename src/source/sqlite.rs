@@ -88,10 +88,9 @@ impl SqliteSource {
             .statement
             .render(Placeholders::Question)
             .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
-        let stmt = (&mut self.conn)
-            .prepare(sql.as_str())
-            .await
-            .map_err(|e| explain_query_error(&e, "the database could not prepare the query", &sql))?;
+        let stmt = (&mut self.conn).prepare(sql.as_str()).await.map_err(|e| {
+            explain_query_error(&e, "the database could not prepare the query", &sql)
+        })?;
         let names = super::column_names(stmt.columns());
         // a declared type gives the column's kind; a column without one (an
         // expression: COUNT(*), CASE, VALUES) takes each value's own storage class

@@ -537,9 +537,16 @@ fn drive_sheets_conversion_of_a_workbook_asks_drive_to_convert_the_xlsx() {
     assert_eq!(files[0].mime_type, SHEETS_MIME);
     assert_eq!(files[0].imported_from.as_deref(), Some(XLSX_MIME));
     assert_eq!(st.upload_types.len(), 2);
-    assert!(st.upload_types.iter().all(|t| t == XLSX_MIME), "{:?}", st.upload_types);
+    assert!(
+        st.upload_types.iter().all(|t| t == XLSX_MIME),
+        "{:?}",
+        st.upload_types
+    );
     let update = st.metadata.last().unwrap();
-    assert!(update.get("mimeType").is_none(), "an update cannot change the type: {update}");
+    assert!(
+        update.get("mimeType").is_none(),
+        "an update cannot change the type: {update}"
+    );
 }
 
 /// Peak memory (VmHWM) of the real binary uploading a ~100 MiB file in 4 MiB chunks.
