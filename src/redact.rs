@@ -3,6 +3,7 @@
 //! [`scrub`].
 
 pub mod db;
+pub mod echo;
 
 use std::sync::{Mutex, OnceLock};
 
@@ -81,6 +82,12 @@ pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// value (see [`db::safe_db_error`]), scrubbed of secrets.
 pub fn db_error_text(e: &sqlx::Error) -> String {
     db::safe_db_error(e).to_string()
+}
+
+/// [`db_error_text`] for an error of `statement` (the text as sent): the server's words
+/// are kept only where they echo the statement ([`db::safe_db_error_in`]).
+pub fn db_error_text_in(e: &sqlx::Error, statement: &str) -> String {
+    db::safe_db_error_in(e, Some(statement)).to_string()
 }
 
 #[cfg(test)]

@@ -104,11 +104,12 @@ impl Encoder {
         }
     }
 
-    /// Bytes written so far (CSV before compression; a workbook is written at the end).
+    /// Bytes written so far: CSV before compression; for a workbook, the size of the
+    /// sheet's temporary file (its XML before the workbook is zipped at the end).
     pub fn written(&self) -> u64 {
         match self {
             Encoder::Csv(e) => e.get_ref().written(),
-            Encoder::Xlsx(_) => 0,
+            Encoder::Xlsx(e) => e.written(),
         }
     }
 
@@ -172,6 +173,11 @@ pub enum EncodeError {
         column: String,
         chars: usize,
     },
+    #[error(
+        "the header (column name) of column {column} holds {chars} characters, but an Excel cell holds at most {max}; nothing was delivered. What to do: give column {column} a shorter name in the query (`… AS short_name`), or deliver CSV instead (remove `format: xlsx` from `output:`)",
+        max = xlsx::MAX_CELL_CHARS
+    )]
+    HeaderTooLong { column: usize, chars: usize },
     #[error("writing the xlsx workbook failed: {0}")]
     Xlsx(String),
     #[error("writing the output file failed: {0}")]

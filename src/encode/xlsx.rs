@@ -97,17 +97,25 @@ pub struct XlsxEncoder {
     /// Data rows seen, including those past Excel's limit.
     rows: u64,
     col: usize,
+    /// The folder holding the sheet's temporary file (this encoder's alone).
+    _scratch: tempfile::TempDir,
+    /// The sheet's temporary file, opened again to read its size for progress lines.
+    sheet_file: Option<File>,
 }
 
 impl XlsxEncoder {
     /// Starts a workbook that will be written to `out`; the rows wait in a temporary
     /// file in `temp_dir` (the work folder) until [`XlsxEncoder::finish`].
     pub fn new(out: File, temp_dir: &Path, meta: XlsxMeta) -> Result<XlsxEncoder, EncodeError> {
+        let scratch = tempfile::Builder::new()
+            .prefix(".sqlcourier-xlsx-")
+            .tempdir_in(temp_dir)?;
         let mut workbook = Workbook::new();
-        workbook.set_tempdir(temp_dir).map_err(xlsx)?;
+        workbook.set_tempdir(scratch.path()).map_err(xlsx)?;
         let mut sheet = workbook
             .new_worksheet_with_constant_memory()
             .map_err(xlsx)?;
+        let sheet_file = sheet_temp_file(scratch.path());
         sheet.set_name(sheet_name(&meta.file_name)).map_err(xlsx)?;
         Ok(XlsxEncoder {
             workbook,
@@ -120,7 +128,18 @@ impl XlsxEncoder {
             widths: Vec::new(),
             rows: 0,
             col: 0,
+            _scratch: scratch,
+            sheet_file,
         })
+    }
+
+    /// Bytes of the sheet written to its temporary file so far (0 where the file
+    /// cannot be found, see [`sheet_temp_file`]).
+    pub fn written(&self) -> u64 {
+        self.sheet_file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len())
     }
 
     /// Writes the bold, frozen header row. `kinds` may be shorter than `columns`
@@ -137,7 +156,12 @@ impl XlsxEncoder {
             .collect();
         self.widths = columns.iter().map(|c| display_width(c)).collect();
         for (i, name) in columns.iter().enumerate() {
-            self.check_length(name, 0, i)?;
+            if name.len() > MAX_CELL_CHARS && name.encode_utf16().count() > MAX_CELL_CHARS {
+                return Err(EncodeError::HeaderTooLong {
+                    column: i + 1,
+                    chars: name.encode_utf16().count(),
+                });
+            }
             let col = i as u16;
             if name.is_empty() {
                 self.sheet
@@ -318,6 +342,25 @@ impl XlsxEncoder {
         f.sync_all()?;
         Ok(f.metadata()?.len())
     }
+}
+
+/// The worksheet's temporary file in `dir`, opened again so its size can be read.
+///
+/// rust_xlsxwriter makes it with `tempfile::tempfile_in` — a file without a name, so
+/// it is not in the folder's listing — and offers no way to ask for its size. On Linux
+/// the process's own descriptors under `/proc/self/fd` still point into `dir`
+/// (`dir/#1234 (deleted)`), and opening that link opens the same file. Elsewhere, or if
+/// it is not found, progress lines show 0 bytes for workbooks.
+fn sheet_temp_file(dir: &Path) -> Option<File> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let dir = dir.canonicalize().ok()?;
+    std::fs::read_dir("/proc/self/fd")
+        .ok()?
+        .flatten()
+        .find(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.parent() == Some(dir.as_path())))
+        .and_then(|e| File::open(e.path()).ok())
 }
 
 fn xlsx(e: XlsxError) -> EncodeError {
@@ -676,6 +719,58 @@ mod tests {
         ok.field(Some(b"last")).unwrap();
         ok.end_record().unwrap();
         assert!(ok.finish().unwrap() > 0);
+    }
+
+    #[test]
+    fn a_header_over_excels_limit_names_the_column_number_and_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = vec!["ok".to_string(), "h".repeat(MAX_CELL_CHARS + 1)];
+        let e = encoder(dir.path())
+            .header(&names, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("the header (column name) of column 2 holds 32768 characters"),
+            "{e}"
+        );
+        assert!(e.contains("a shorter name"), "{e}");
+        assert!(!e.contains("row 0"), "{e}");
+    }
+
+    #[test]
+    fn written_grows_with_the_rows_before_the_workbook_is_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut e = encoder(dir.path());
+        e.header(
+            &["n".into(), "t".into()],
+            &[ColumnKind::Integer, ColumnKind::Text],
+        )
+        .unwrap();
+        let start = e.written();
+        let mut seen = Vec::new();
+        for i in 0..30_000u32 {
+            e.field(Some(i.to_string().as_bytes())).unwrap();
+            e.field(Some(b"some text to fill the sheet")).unwrap();
+            e.end_record().unwrap();
+            if i % 10_000 == 9_999 {
+                seen.push(e.written());
+            }
+        }
+        if cfg!(target_os = "linux") {
+            assert!(seen[0] > start, "{start} {seen:?}");
+            assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
+            // about 60 bytes of XML per row
+            assert!(seen[2] > 30_000 * 40, "{seen:?}");
+        }
+        let size = e.finish().unwrap();
+        assert!(size > 0);
+        // the scratch folder is gone with the encoder
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|n| n.to_string_lossy().starts_with(".sqlcourier-xlsx-"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

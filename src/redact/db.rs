@@ -9,6 +9,12 @@
 //! stdout, stderr, the JSON report, the job summary, Slack, the PR comment and the
 //! Drive description.
 //!
+//! Even for those codes a query can turn a value into a name (`CAST(email AS
+//! regclass)`), so when the statement is known ([`safe_db_error_in`]) the server's text
+//! keeps only what echoes the statement ([`super::echo::echo_only`]), and a text in
+//! which the personal-data detectors still find an e-mail address, phone or card
+//! number is replaced by the fixed explanation.
+//!
 //! To explain more codes in plain words, extend [`explain_code`]; to let a code's
 //! server text through, add it to [`PG_SAFE_CLASSES`] or [`MYSQL_SAFE`] only after
 //! checking that its message can never contain a value.
@@ -136,7 +142,14 @@ pub fn explain_code(code: &str) -> Option<&'static str> {
 /// The one place a database error becomes text: its code, position, and a text that
 /// cannot carry a data value. Secrets (URLs, passwords) are scrubbed as well.
 pub fn safe_db_error(e: &sqlx::Error) -> SafeDbError {
+    safe_db_error_in(e, None)
+}
+
+/// [`safe_db_error`] for an error of `statement` (the text as sent): the server's
+/// words for a safe code are kept only where they echo the statement.
+pub fn safe_db_error_in(e: &sqlx::Error, statement: Option<&str>) -> SafeDbError {
     use sqlx::Error;
+    let server = |code: &str, message: &str| server_text(code, message, statement);
     match e {
         Error::Database(d) => {
             if let Some(pg) = d.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
@@ -146,7 +159,7 @@ pub fn safe_db_error(e: &sqlx::Error) -> SafeDbError {
                     _ => None,
                 };
                 let text = if PG_SAFE_CLASSES.iter().any(|c| code.starts_with(c)) {
-                    super::scrub(pg.message())
+                    server(&code, pg.message())
                 } else {
                     fixed(&code, explain_code(&code))
                 };
@@ -159,7 +172,7 @@ pub fn safe_db_error(e: &sqlx::Error) -> SafeDbError {
             if let Some(my) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
                 let n = my.number();
                 let text = if MYSQL_SAFE.contains(&n) {
-                    super::scrub(my.message())
+                    server(&n.to_string(), my.message())
                 } else {
                     fixed(&n.to_string(), explain_code(&n.to_string()))
                 };
@@ -171,10 +184,11 @@ pub fn safe_db_error(e: &sqlx::Error) -> SafeDbError {
             }
             // SQLite's messages name tables, columns and functions, never values
             // (`no such column: x`, `UNIQUE constraint failed: t.c`).
+            let code = d.code().map(|c| c.to_string()).unwrap_or_default();
             SafeDbError {
                 code: d.code().map(|c| format!("SQLite error {c}")),
                 position: None,
-                text: super::scrub(d.message()),
+                text: server(&code, d.message()),
             }
         }
         // what the driver could not decode may be a value: say only that
@@ -198,6 +212,31 @@ pub fn safe_db_error(e: &sqlx::Error) -> SafeDbError {
             position: None,
             text: super::scrub(&super::cause_chain(other)),
         },
+    }
+}
+
+/// The server's text for a code that normally quotes no data: cut to what echoes the
+/// statement (when known), scrubbed of secrets, and dropped for the fixed explanation
+/// if a personal-data detector still finds something in it.
+fn server_text(code: &str, message: &str, statement: Option<&str>) -> String {
+    let kept = match statement {
+        Some(sql) => super::echo::echo_only(message, sql),
+        None => message.to_string(),
+    };
+    let kept = super::scrub(&kept);
+    if crate::transform::pii::sniff(kept.as_bytes()).is_some() {
+        return fixed(code, explain_code(code));
+    }
+    kept
+}
+
+/// The message a server gave for `e`, as far as it may be shown: for the advice that
+/// names the column or table (`db_advice`). Empty for codes whose text is never shown.
+pub fn shown_message(e: &sqlx::Error, statement: Option<&str>) -> String {
+    let s = safe_db_error_in(e, statement);
+    match s.text.strip_prefix("the database refused the query") {
+        Some(_) => String::new(),
+        None => s.text,
     }
 }
 

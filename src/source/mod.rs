@@ -247,7 +247,7 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
     crate::failure::failure(
         db_failure_kind(e),
-        format!("{:#}", explain_db_text(e, phase)),
+        format!("{:#}", explain(e, phase, None)),
     )
 }
 
@@ -284,7 +284,18 @@ fn db_failure_kind(e: &sqlx::Error) -> FailureKind {
     }
 }
 
-fn explain_db_text(e: &sqlx::Error, phase: &str) -> anyhow::Error {
+/// [`explain_db_error`] for an error of the query itself: `statement` is the text as
+/// sent, so the server's words are kept only where they echo it (a value the query
+/// turned into a name is cut, `crate::redact::echo`).
+pub(crate) fn explain_query_error(e: &sqlx::Error, phase: &str, statement: &str) -> anyhow::Error {
+    crate::failure::failure(
+        db_failure_kind(e),
+        format!("{:#}", explain(e, phase, Some(statement))),
+    )
+}
+
+fn explain(e: &sqlx::Error, phase: &str, statement: Option<&str>) -> anyhow::Error {
+    let text = || crate::redact::db::safe_db_error_in(e, statement).to_string();
     let hint = match e {
         sqlx::Error::Io(_) => {
             "check that the database is running and reachable from this machine (host, port, firewall / security group)"
@@ -317,11 +328,9 @@ fn explain_db_text(e: &sqlx::Error, phase: &str) -> anyhow::Error {
             let number = d
                 .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                 .map(|m| m.number());
-            if let Some(a) = db_advice::advice(db, d.code().as_deref(), number, d.message()) {
-                return anyhow::anyhow!(
-                    "{phase}: {}. What to do: {a}",
-                    crate::redact::db_error_text(e)
-                );
+            let shown = crate::redact::db::shown_message(e, statement);
+            if let Some(a) = db_advice::advice(db, d.code().as_deref(), number, &shown) {
+                return anyhow::anyhow!("{phase}: {}. What to do: {a}", text());
             }
             "fix the query where the error says, or ask an engineer to look up the error code (the server's own words are left out when they could quote data)"
         }
@@ -330,8 +339,5 @@ fn explain_db_text(e: &sqlx::Error, phase: &str) -> anyhow::Error {
         }
         _ => "try again; if it keeps failing, ask the operator to check the database",
     };
-    anyhow::anyhow!(
-        "{phase}: {}. What to do: {hint}",
-        crate::redact::db_error_text(e)
-    )
+    anyhow::anyhow!("{phase}: {}. What to do: {hint}", text())
 }

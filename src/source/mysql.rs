@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow, MySqlValueRef};
 use sqlx::{Column, ConnectOptions, Connection, Decode, Executor, MySql, Row, Statement, TypeInfo};
 
-use super::{Canceller, Export, RowSink, explain_db_error, push_hex};
+use super::{Canceller, Export, RowSink, explain_db_error, explain_query_error, push_hex};
 use crate::guard::statement::Placeholders;
 
 pub struct MysqlSource {
@@ -183,10 +183,9 @@ impl MysqlSource {
             .statement
             .render(Placeholders::Question)
             .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
-        let stmt = (&mut self.conn)
-            .prepare(sql.as_str())
-            .await
-            .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
+        let stmt = (&mut self.conn).prepare(sql.as_str()).await.map_err(|e| {
+            explain_query_error(&e, "the database could not prepare the query", &sql)
+        })?;
         let names = super::column_names(stmt.columns());
         let kinds: Vec<Kind> = stmt.columns().iter().map(kind_of_column).collect();
         let column_kinds: Vec<super::ColumnKind> = (stmt.columns().iter())
@@ -215,7 +214,7 @@ impl MysqlSource {
         let read: Result<()> = async {
             while let Some(row) = rows.try_next().await.map_err(|e| {
                 oversize(&e, &columns, &names, row_no + 1, job.max_cell_bytes)
-                    .unwrap_or_else(|| explain_db_error(&e, "the query failed while reading rows"))
+                    .unwrap_or_else(|| explain_query_error(&e, "the query failed while reading rows", &sql))
             })? {
                 row_no += 1;
                 for i in 0..n {

@@ -15,7 +15,7 @@ use futures_util::TryStreamExt;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Column, ConnectOptions, Connection, Either, Executor, Statement, TypeInfo};
 
-use super::{Canceller, CellVec, Export, RowSink, explain_db_error};
+use super::{Canceller, CellVec, Export, RowSink, explain_db_error, explain_query_error};
 use crate::guard::statement::Placeholders;
 
 pub struct PostgresSource {
@@ -121,10 +121,9 @@ impl PostgresSource {
             .statement
             .render(Placeholders::Dollar)
             .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
-        let stmt = (&mut self.conn)
-            .prepare(sql.as_str())
-            .await
-            .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
+        let stmt = (&mut self.conn).prepare(sql.as_str()).await.map_err(|e| {
+            explain_query_error(&e, "the database could not prepare the query", &sql)
+        })?;
         let names = super::column_names(stmt.columns());
         let fixes: Vec<Fix> = stmt
             .columns()
@@ -200,7 +199,7 @@ impl PostgresSource {
             .conn
             .copy_out_raw(&copy)
             .await
-            .map_err(|e| explain_db_error(&e, "the query failed"))?;
+            .map_err(|e| explain_query_error(&e, "the query failed", &copy))?;
 
         let mut parser = CopyText::new(fixes);
         parser.limit = Some((job.max_cell_bytes, names.clone()));
@@ -211,7 +210,7 @@ impl PostgresSource {
             while let Some(chunk) = stream
                 .try_next()
                 .await
-                .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
+                .map_err(|e| explain_query_error(&e, "the query failed while reading rows", &copy))?
             {
                 parser.feed(&chunk, sink)?;
             }

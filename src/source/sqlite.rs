@@ -14,7 +14,7 @@ use sqlx::{
     ValueRef,
 };
 
-use super::{CellVec, Export, RowSink, explain_db_error, push_hex};
+use super::{CellVec, Export, RowSink, explain_db_error, explain_query_error, push_hex};
 use crate::guard::statement::Placeholders;
 
 pub struct SqliteSource {
@@ -88,10 +88,9 @@ impl SqliteSource {
             .statement
             .render(Placeholders::Question)
             .map_err(|why| anyhow::anyhow!("the query cannot be sent exactly as checked: {why}"))?;
-        let stmt = (&mut self.conn)
-            .prepare(sql.as_str())
-            .await
-            .map_err(|e| explain_db_error(&e, "the database could not prepare the query"))?;
+        let stmt = (&mut self.conn).prepare(sql.as_str()).await.map_err(|e| {
+            explain_query_error(&e, "the database could not prepare the query", &sql)
+        })?;
         let names = super::column_names(stmt.columns());
         // a declared type gives the column's kind; a column without one (an
         // expression: COUNT(*), CASE, VALUES) takes each value's own storage class
@@ -116,7 +115,7 @@ impl SqliteSource {
         while let Some(row) = rows
             .try_next()
             .await
-            .map_err(|e| explain_db_error(&e, "the query failed while reading rows"))?
+            .map_err(|e| explain_query_error(&e, "the query failed while reading rows", &sql))?
         {
             for i in 0..n {
                 let out = &mut bufs[i];

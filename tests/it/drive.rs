@@ -471,6 +471,7 @@ fn drive_sheets_conversion_is_checked_and_named() {
         files[0].mime_type,
         "application/vnd.google-apps.spreadsheet"
     );
+    assert_eq!(files[0].imported_from.as_deref(), Some("text/csv"));
 
     // 1,001 columns × 10,000 rows (+ header) is over 10,000,000 cells: refused before uploading
     let cols: Vec<String> = (0..1001).map(|c| format!("1 AS c{c}")).collect();
@@ -493,6 +494,58 @@ fn drive_sheets_conversion_is_checked_and_named() {
         s.st().sessions_started,
         1,
         "the over-large file was uploaded"
+    );
+}
+
+/// `convert_to_sheets` with `format: xlsx`: the workbook is sent as an xlsx upload whose
+/// metadata asks for a Google Sheet, so Drive converts it (the stand-in records which
+/// media type each Sheet was converted from, and refuses a conversion Drive would
+/// not do). What Google makes of the cell types is Google's and not checked offline.
+#[test]
+fn drive_sheets_conversion_of_a_workbook_asks_drive_to_convert_the_xlsx() {
+    use crate::drive_standin::{SHEETS_MIME, XLSX_MIME};
+    let s = Standin::start();
+    let repo = repo("    convert_to_sheets: true\n");
+    repo.query(
+        "book.sql",
+        "title: book\ndatabase: main\ndestination: drive\noutput: {file: \"book.xlsx\", format: xlsx}",
+        "SELECT '0123' AS code, 12.5 AS amount, DATE('2026-10-31') AS day",
+    );
+    let o = run(&repo, &s, &["run", "queries/book.sql"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let (id, first_meta) = {
+        let st = s.st();
+        let files = st.files_in(FOLDER);
+        assert_eq!(files.len(), 1, "{files:?}");
+        let f = &files[0];
+        assert_eq!(f.name, "book", "a Sheet is named without .xlsx");
+        assert_eq!(f.mime_type, SHEETS_MIME);
+        assert_eq!(f.imported_from.as_deref(), Some(XLSX_MIME));
+        assert!(f.content.starts_with(b"PK\x03\x04"), "not a workbook");
+        assert_eq!(st.upload_types, vec![XLSX_MIME.to_string()]);
+        (f.id.clone(), st.metadata[0].clone())
+    };
+    assert_eq!(first_meta["mimeType"], SHEETS_MIME, "{first_meta}");
+
+    // a re-run updates the same Sheet with a new workbook, converted again
+    let o = run(&repo, &s, &["run", "queries/book.sql"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let st = s.st();
+    let files = st.files_in(FOLDER);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].id, id);
+    assert_eq!(files[0].mime_type, SHEETS_MIME);
+    assert_eq!(files[0].imported_from.as_deref(), Some(XLSX_MIME));
+    assert_eq!(st.upload_types.len(), 2);
+    assert!(
+        st.upload_types.iter().all(|t| t == XLSX_MIME),
+        "{:?}",
+        st.upload_types
+    );
+    let update = st.metadata.last().unwrap();
+    assert!(
+        update.get("mimeType").is_none(),
+        "an update cannot change the type: {update}"
     );
 }
 

@@ -75,7 +75,24 @@ pub struct DFile {
     pub modified: DateTime<Utc>,
     pub trashed: bool,
     pub can_add_children: bool,
+    /// For a Google Docs type (a Sheet): the media type of the upload Drive converted
+    /// into it, as Drive does when the metadata asks for a `google-apps` type.
+    pub imported_from: Option<String>,
 }
+
+/// The Google Sheets type a CSV or workbook upload is converted into.
+pub const SHEETS_MIME: &str = "application/vnd.google-apps.spreadsheet";
+/// The media type of an Excel workbook.
+pub const XLSX_MIME: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// Media types Drive converts into a Google Sheet (its `about.importFormats`).
+const SHEETS_IMPORTS: &[&str] = &[
+    "text/csv",
+    "text/tab-separated-values",
+    XLSX_MIME,
+    "application/vnd.ms-excel",
+    "application/vnd.oasis.opendocument.spreadsheet",
+];
 
 struct Session {
     target: Option<String>,
@@ -122,6 +139,9 @@ pub struct State {
     pub sessions_started: u32,
     /// The `X-Upload-Content-Type` of every upload session started.
     pub upload_types: Vec<String>,
+    /// Every metadata body sqlcourier sent (session starts, file updates), in order:
+    /// what a Drive user can see of a file besides its content.
+    pub metadata: Vec<Value>,
     pub issued_tokens: Vec<String>,
     next: u64,
     token_uri: String,
@@ -199,6 +219,7 @@ impl Standin {
                     modified: now,
                     trashed: false,
                     can_add_children: true,
+                    imported_from: None,
                 },
             );
             st.permissions.insert(
@@ -269,6 +290,7 @@ impl Standin {
                 modified: t,
                 trashed: false,
                 can_add_children: false,
+                imported_from: None,
             },
         );
         id
@@ -487,6 +509,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
         }
         ("PATCH", ["drive", "v3", "files", id]) => {
             let patch: Value = serde_json::from_slice(&body).unwrap_or_default();
+            st.metadata.push(patch.clone());
             match st.files.get_mut(*id) {
                 Some(f) => {
                     if let Some(t) = patch["trashed"].as_bool() {
@@ -521,6 +544,7 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
                 Ok(v) => v,
                 Err(_) => return Ok(error(400, "parseError", "metadata is not JSON")),
             };
+            st.metadata.push(meta.clone());
             if target.is_none() {
                 let parent = meta["parents"][0].as_str().unwrap_or("");
                 match st.files.get(parent) {
@@ -538,9 +562,22 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Result<Resp
                 Some(n) => n,
                 None => return Ok(error(400, "badRequest", "X-Upload-Content-Length missing")),
             };
+            let content_type = upload_type.unwrap_or_else(|| "application/octet-stream".into());
+            // conversion into a Sheet (asked for by a new file's metadata, or implied by
+            // updating a Sheet) needs an importable media type, as Drive checks
+            let into_sheet = match &target {
+                Some(t) => st.files.get(t).is_some_and(|f| f.mime_type == SHEETS_MIME),
+                None => meta["mimeType"].as_str() == Some(SHEETS_MIME),
+            };
+            if into_sheet && !SHEETS_IMPORTS.contains(&content_type.as_str()) {
+                return Ok(error(
+                    400,
+                    "badRequest",
+                    &format!("Conversion of {content_type} into a Google Sheet is not supported."),
+                ));
+            }
             let sid = st.id("session");
             st.sessions_started += 1;
-            let content_type = upload_type.unwrap_or_else(|| "application/octet-stream".into());
             st.upload_types.push(content_type.clone());
             st.sessions.insert(
                 sid.clone(),
@@ -849,7 +886,12 @@ async fn chunk(
         modified: now,
         trashed: false,
         can_add_children: false,
+        imported_from: None,
     });
+    // a Google Sheet (new, or updated with new media) is converted from the upload
+    if f.mime_type == SHEETS_MIME {
+        f.imported_from = Some(sess.content_type.clone());
+    }
     if let Some(n) = sess.meta["name"].as_str() {
         f.name = n.to_string();
     }

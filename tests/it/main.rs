@@ -13,6 +13,7 @@ mod github_api;
 mod guard;
 mod messages;
 mod on_empty;
+mod outputs;
 mod pii;
 mod review;
 mod schedules;

@@ -1,3 +1,5 @@
+// sqlcourier: upstream code kept as it is; its warnings are upstream's (SQLCOURIER-PATCH.md)
+#![allow(deprecated, dead_code)]
 //! **PostgreSQL** database driver.
 
 #[macro_use]
