@@ -560,6 +560,20 @@ fn json_answer(service: &'static str, action: &str, status: u16, body: &[u8]) ->
             .with_context(|| format!("{service} {action}: answer is not JSON"));
     }
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    // Some refusals (signature, token) come as an XML error document even from JSON
+    // services.
+    if v.is_null()
+        && let Some((code, message)) = xml_error(&String::from_utf8_lossy(body))
+    {
+        return Err(AwsError {
+            service,
+            action: action.into(),
+            status,
+            code,
+            message,
+        }
+        .into());
+    }
     let code = v
         .get("__type")
         .and_then(Value::as_str)
