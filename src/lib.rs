@@ -27,7 +27,6 @@ pub mod plan;
 pub mod redact;
 pub mod report;
 pub mod review;
-pub mod runner;
 pub mod schedule;
 pub mod schema;
 pub mod sink;

@@ -1,11 +1,14 @@
 //! The runner-registration function (`sqlcourier-runner-registration`), end to end:
-//! the real binary runs its Lambda Runtime API loop against a local Runtime API; its
-//! AWS calls go to a real moto server (SSM, EC2, Auto Scaling) through a small
-//! recording proxy; its GitHub calls go to a local GitHub REST stand-in that checks the
-//! App's RS256 JWT against the test key's public half.
+//! the real binary runs its Lambda Runtime API loop (`lambda_runtime`) against a local
+//! Runtime API; its AWS calls go to a real moto server (SSM, EC2, Auto Scaling,
+//! DynamoDB) through a small recording proxy; its GitHub calls go to a local GitHub REST
+//! stand-in that checks the App's RS256 JWT against the test key's public half.
 //!
-//! moto does not implement `CompleteLifecycleAction`, so the proxy answers that one
-//! call itself and records it; everything else is moto's.
+//! moto runs with IAM auth on, so it verifies every request's SigV4 signature with
+//! botocore (independent of the function's `aws-sigv4`); the proxy adds the checks of
+//! scope and date an endpoint makes. moto does not implement `CompleteLifecycleAction`:
+//! the proxy answers that one call itself (after moto verified its signature), for
+//! issued tokens only, and records it.
 //!
 //! moto comes from `tests/lib/moto.sh` (a venv under
 //! `${SQLCOURIER_CACHE:-$HOME/.cache/sqlcourier}/venv-moto`, or
@@ -27,7 +30,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use sqlcourier::runner::aws::{AUTOSCALING_VERSION, Aws, Credentials, EC2_VERSION};
+use sqlcourier_runner_fn::aws::{AUTOSCALING_VERSION, Aws, Credentials, EC2_VERSION};
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -53,9 +56,9 @@ fn runner(id: &str) -> String {
     format!("{NAME_PREFIX}{id}")
 }
 
-const APP_KEY: &str = include_str!("fixtures/runner/test-app-key.pem");
-const APP_PUBLIC_KEY: &str = include_str!("fixtures/runner/test-app-key.pub.pem");
-const OTHER_KEY: &str = include_str!("fixtures/runner/test-other-key.pem");
+const APP_KEY: &str = include_str!("fixtures/test-app-key.pem");
+const APP_PUBLIC_KEY: &str = include_str!("fixtures/test-app-key.pub.pem");
+const OTHER_KEY: &str = include_str!("fixtures/test-other-key.pem");
 
 // ---------------------------------------------------------------- small HTTP servers
 
@@ -419,7 +422,7 @@ async fn parameter(aws: &Aws, name: &str) -> Option<Value> {
         .await
     {
         Ok(v) => Some(v["Parameter"].clone()),
-        Err(e) if sqlcourier::runner::aws::is_code(&e, "ParameterNotFound") => None,
+        Err(e) if sqlcourier_runner_fn::aws::is_code(&e, "ParameterNotFound") => None,
         Err(e) => panic!("GetParameter {name}: {e:#}"),
     }
 }
@@ -953,6 +956,9 @@ struct Runtime {
     queue: VecDeque<(String, Value)>,
     results: HashMap<String, (String, Value)>,
     init_error: Option<Value>,
+    /// Bumped when the function is restarted: a `next` request of an earlier process
+    /// (killed while it waited) must not take an event that its successor should get.
+    generation: u64,
 }
 
 struct RuntimeApi {
@@ -974,9 +980,17 @@ async fn runtime_api() -> RuntimeApi {
             let body = req.into_body().collect().await.unwrap().to_bytes();
             let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             if path == "/2018-06-01/runtime/invocation/next" {
+                let generation = state.lock().unwrap().generation;
                 loop {
                     let notified = wake.notified();
-                    if let Some((id, ev)) = state.lock().unwrap().queue.pop_front() {
+                    let next = {
+                        let mut s = state.lock().unwrap();
+                        if s.generation != generation {
+                            return reply(410, "", "text/plain");
+                        }
+                        s.queue.pop_front()
+                    };
+                    if let Some((id, ev)) = next {
                         let deadline = chrono::Utc::now().timestamp_millis() + 120_000;
                         return Response::builder()
                             .header("Lambda-Runtime-Aws-Request-Id", id)
@@ -1123,6 +1137,8 @@ impl World {
             let _ = c.kill();
             let _ = c.wait();
         }
+        self.runtime.state.lock().unwrap().generation += 1;
+        self.runtime.wake.notify_waiters();
         let log = self
             ._logs
             .path()
@@ -1133,6 +1149,10 @@ impl World {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", self.runtime.addr.to_string())
+            // What Lambda sets and lambda_runtime reads at start-up.
+            .env("AWS_LAMBDA_FUNCTION_NAME", "sqlcourier-runner-registration")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
             .env("AWS_ACCESS_KEY_ID", &self.creds.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &self.creds.secret_access_key)
             .env(
@@ -1820,7 +1840,7 @@ async fn send_signed(
 ) -> (u16, String) {
     let uri: http::Uri = format!("http://{}/", w.proxy).parse().unwrap();
     let body = Bytes::from(json!({"Name": KEY_PARAM, "WithDecryption": false}).to_string());
-    let req = sqlcourier::runner::aws::sign(
+    let req = sqlcourier_runner_fn::aws::sign(
         creds,
         region,
         service,
