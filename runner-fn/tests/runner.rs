@@ -1940,7 +1940,9 @@ async fn wrongly_signed_aws_requests_are_refused_and_the_function_fails_loudly()
     // The function itself, started with a wrong secret, after its key file got a body
     // changed in transit, and in the wrong region: every request refused, the launch
     // neither registered nor completed, the invocation an error that says why.
-    let cases: [(&str, Vec<(&str, String)>, bool, &str); 3] = [
+    /// What is wrong, the function's extra environment, tamper, the refusal's words.
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, bool, &'a str);
+    let cases: [Case; 3] = [
         (
             "wrong secret",
             vec![(
