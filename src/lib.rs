@@ -26,7 +26,6 @@ pub mod pipeline;
 pub mod redact;
 pub mod report;
 pub mod review;
-pub mod runner;
 pub mod schedule;
 pub mod schema;
 pub mod sink;

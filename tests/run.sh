@@ -45,8 +45,8 @@ step() {
   fi
 }
 
-# moto server: the local AWS endpoint of the runner-registration tests (tests/runner.rs)
-step "moto (local AWS for tests/runner.rs)" bash tests/lib/moto.sh
+# moto server: the local AWS endpoint of the runner-registration tests (runner-fn/tests/runner.rs)
+step "moto (local AWS for runner-fn/tests/runner.rs)" bash tests/lib/moto.sh
 
 # the independent xlsx reader of tests/it/xlsx.rs: Debian's python3-openpyxl (apt only)
 xlsx_reader() {

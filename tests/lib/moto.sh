@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs moto's server (a local stand-in for the AWS APIs: SSM, EC2, Auto Scaling)
-# into a venv that tests/runner.rs finds. Run by tests/run.sh; safe to run again.
+# into a venv that runner-fn/tests/runner.rs finds. Run by tests/run.sh; safe to run again.
 #
 #   tests/lib/moto.sh          install (or reuse) the venv, print its moto_server path
 #

@@ -27,8 +27,8 @@
 pub mod aws;
 pub mod github;
 pub mod http;
-pub mod lambda;
 pub mod scale;
+pub mod secrets;
 pub mod webhook;
 
 use std::collections::{BTreeSet, HashMap};
@@ -196,9 +196,9 @@ pub fn is_instance_id(s: &str) -> bool {
 }
 
 /// Replaces `secret` (when non-trivial) and every secret registered with
-/// [`crate::redact`] in `text`.
+/// [`secrets::register`] in `text`.
 pub fn scrub(text: &str, secret: Option<&str>) -> String {
-    let mut out = crate::redact::scrub(text);
+    let mut out = secrets::scrub(text);
     if let Some(s) = secret.filter(|s| s.len() >= 8) {
         out = out.replace(s, "***");
     }
@@ -276,7 +276,7 @@ impl Registrar {
                             self.cfg.app_key_parameter
                         )
                     })?;
-                crate::redact::register(pem.trim());
+                secrets::register(pem.trim());
                 GitHub::connect(
                     &self.cfg.github_api_url,
                     self.cfg.app_id,
@@ -514,7 +514,7 @@ impl Registrar {
                     if v.len() < 16 {
                         bail!("the webhook secret in SSM {name} is shorter than 16 characters");
                     }
-                    crate::redact::register(&v);
+                    secrets::register(&v);
                     Ok(v.into_bytes())
                 })
                 .await?;

@@ -1,11 +1,14 @@
 //! The runner-registration function (`sqlcourier-runner-registration`), end to end:
-//! the real binary runs its Lambda Runtime API loop against a local Runtime API; its
-//! AWS calls go to a real moto server (SSM, EC2, Auto Scaling) through a small
-//! recording proxy; its GitHub calls go to a local GitHub REST stand-in that checks the
-//! App's RS256 JWT against the test key's public half.
+//! the real binary runs its Lambda Runtime API loop (`lambda_runtime`) against a local
+//! Runtime API; its AWS calls go to a real moto server (SSM, EC2, Auto Scaling,
+//! DynamoDB) through a small recording proxy; its GitHub calls go to a local GitHub REST
+//! stand-in that checks the App's RS256 JWT against the test key's public half.
 //!
-//! moto does not implement `CompleteLifecycleAction`, so the proxy answers that one
-//! call itself and records it; everything else is moto's.
+//! moto runs with IAM auth on, so it verifies every request's SigV4 signature with
+//! botocore (independent of the function's `aws-sigv4`); the proxy adds the checks of
+//! scope and date an endpoint makes. moto does not implement `CompleteLifecycleAction`:
+//! the proxy answers that one call itself (after moto verified its signature), for
+//! issued tokens only, and records it.
 //!
 //! moto comes from `tests/lib/moto.sh` (a venv under
 //! `${SQLCOURIER_CACHE:-$HOME/.cache/sqlcourier}/venv-moto`, or
@@ -27,7 +30,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use sqlcourier::runner::aws::{AUTOSCALING_VERSION, Aws, Credentials, EC2_VERSION};
+use sqlcourier_runner_fn::aws::{AUTOSCALING_VERSION, Aws, Credentials, EC2_VERSION};
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
@@ -53,9 +56,9 @@ fn runner(id: &str) -> String {
     format!("{NAME_PREFIX}{id}")
 }
 
-const APP_KEY: &str = include_str!("fixtures/runner/test-app-key.pem");
-const APP_PUBLIC_KEY: &str = include_str!("fixtures/runner/test-app-key.pub.pem");
-const OTHER_KEY: &str = include_str!("fixtures/runner/test-other-key.pem");
+const APP_KEY: &str = include_str!("fixtures/test-app-key.pem");
+const APP_PUBLIC_KEY: &str = include_str!("fixtures/test-app-key.pub.pem");
+const OTHER_KEY: &str = include_str!("fixtures/test-other-key.pem");
 
 // ---------------------------------------------------------------- small HTTP servers
 
@@ -177,8 +180,12 @@ async fn start_moto() -> Option<Moto> {
         .local_addr()
         .unwrap()
         .port();
+    // moto verifies every request's SigV4 signature (botocore's signer, an independent
+    // implementation) against the credentials it issued, once this many actions have
+    // been served: the three that create the role and assume it (`moto_credentials`).
     let child = Command::new(&bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("INITIAL_NO_AUTH_ACTION_COUNT", NO_AUTH_ACTIONS.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -207,17 +214,85 @@ async fn start_moto() -> Option<Moto> {
     }
 }
 
-fn aws_to(url: &str) -> Aws {
-    Aws::new(
+/// The actions moto serves before it starts checking signatures: CreateRole,
+/// PutRolePolicy, AssumeRole.
+const NO_AUTH_ACTIONS: u32 = 3;
+
+fn aws_to(url: &str, creds: &Credentials) -> Aws {
+    Aws::new(creds.clone(), REGION, Some(url)).unwrap()
+}
+
+/// Temporary credentials (`ASIA…` key, secret, session token) of a role with every
+/// permission, issued by moto's STS, as the Lambda role's are. These are the only
+/// unsigned-checked calls; from here on moto refuses a request whose signature does not
+/// verify with this secret, or whose session token is not this one.
+async fn moto_credentials(url: &str) -> Credentials {
+    let bootstrap = Aws::new(
         Credentials {
-            access_key_id: "AKIDTESTING".into(),
-            secret_access_key: "testing-secret".into(),
-            session_token: Some("testing-session-token".into()),
+            access_key_id: "AKIDBOOTSTRAP".into(),
+            secret_access_key: "bootstrap-secret".into(),
+            session_token: None,
         },
         REGION,
         Some(url),
     )
-    .unwrap()
+    .unwrap();
+    let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    bootstrap
+        .query(
+            "iam",
+            "2010-05-08",
+            "CreateRole",
+            &[
+                p("RoleName", "registration"),
+                p("AssumeRolePolicyDocument", &trust.to_string()),
+            ],
+        )
+        .await
+        .expect("CreateRole");
+    let all = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+    bootstrap
+        .query(
+            "iam",
+            "2010-05-08",
+            "PutRolePolicy",
+            &[
+                p("RoleName", "registration"),
+                p("PolicyName", "all"),
+                p("PolicyDocument", &all.to_string()),
+            ],
+        )
+        .await
+        .expect("PutRolePolicy");
+    let xml = bootstrap
+        .query(
+            "sts",
+            "2011-06-15",
+            "AssumeRole",
+            &[
+                p(
+                    "RoleArn",
+                    &format!("arn:aws:iam::{ACCOUNT}:role/registration"),
+                ),
+                p("RoleSessionName", "registration"),
+            ],
+        )
+        .await
+        .expect("AssumeRole");
+    let one = |t: &str| {
+        xml_texts(&xml, t)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("AssumeRole answer without {t}: {xml}"))
+    };
+    let creds = Credentials {
+        access_key_id: one("AccessKeyId"),
+        secret_access_key: one("SecretAccessKey"),
+        session_token: Some(one("SessionToken")),
+    };
+    assert!(creds.access_key_id.starts_with("ASIA"), "{xml}");
+    creds
 }
 
 fn p(k: &str, v: &str) -> (String, String) {
@@ -347,7 +422,7 @@ async fn parameter(aws: &Aws, name: &str) -> Option<Value> {
         .await
     {
         Ok(v) => Some(v["Parameter"].clone()),
-        Err(e) if sqlcourier::runner::aws::is_code(&e, "ParameterNotFound") => None,
+        Err(e) if sqlcourier_runner_fn::aws::is_code(&e, "ParameterNotFound") => None,
         Err(e) => panic!("GetParameter {name}: {e:#}"),
     }
 }
@@ -406,14 +481,153 @@ fn arn(id: &str) -> String {
 
 // ---------------------------------------------------------------- recording AWS proxy
 
+/// A launch lifecycle action the test started: only its token completes it.
+#[derive(Clone, Debug)]
+struct LifecycleAction {
+    group: String,
+    hook: String,
+    instance: String,
+    token: String,
+}
+
 #[derive(Default)]
 struct AwsLog {
     /// `service:Action` of every call the function made, in order.
     calls: Vec<String>,
-    /// The parameters of each CompleteLifecycleAction.
+    /// The parameters of each CompleteLifecycleAction that was accepted.
     completed: Vec<HashMap<String, String>>,
+    /// The lifecycle actions in progress (what Auto Scaling would hand out).
+    issued: Vec<LifecycleAction>,
+    /// Why each refused request was refused (`Code: message`), by the proxy or moto.
+    refused: Vec<String>,
+    /// While set, the proxy appends a space to each body after it was signed.
+    tamper: bool,
 }
 
+/// The service a request is for, read from what the request asks (not from its
+/// signature): JSON protocols by `X-Amz-Target`, Query protocols by `Version`.
+fn service_of(target: Option<&str>, form: &HashMap<String, String>) -> Option<&'static str> {
+    if let Some(t) = target {
+        return match t.split_once('.').map(|(p, _)| p) {
+            Some("AmazonSSM") => Some("ssm"),
+            Some("DynamoDB_20120810") => Some("dynamodb"),
+            _ => None,
+        };
+    }
+    match form.get("Version").map(String::as_str) {
+        Some(EC2_VERSION) => Some("ec2"),
+        Some(AUTOSCALING_VERSION) => Some("autoscaling"),
+        Some("2010-05-08") => Some("iam"),
+        Some("2011-06-15") => Some("sts"),
+        _ => None,
+    }
+}
+
+/// What an AWS endpoint checks about a signature before (and besides) recomputing it
+/// (moto recomputes it, with botocore): the credential scope names this region, the
+/// service the request is for and the date of `X-Amz-Date`; `host` and `x-amz-date`
+/// are signed; `X-Amz-Date` is within 15 minutes of now. `Err((code, message))` in
+/// AWS's words.
+fn check_scope(
+    headers: &http::HeaderMap,
+    service: Option<&str>,
+) -> Result<(), (&'static str, String)> {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let auth = h("authorization");
+    let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
+        return Err((
+            "MissingAuthenticationToken",
+            "Request is missing Authentication Token".into(),
+        ));
+    };
+    let field = |name: &str| {
+        rest.split(", ")
+            .find_map(|kv| kv.strip_prefix(name))
+            .unwrap_or("")
+            .to_string()
+    };
+    let credential = field("Credential=");
+    let scope: Vec<&str> = credential.split('/').collect();
+    let signed = field("SignedHeaders=");
+    let signed: Vec<&str> = signed.split(';').collect();
+    let amz_date = h("x-amz-date");
+    if scope.len() != 5 || scope[4] != "aws4_request" {
+        return Err((
+            "IncompleteSignature",
+            format!("Credential scope is malformed: {}", scope[1..].join("/")),
+        ));
+    }
+    if scope[2] != REGION {
+        return Err((
+            "SignatureDoesNotMatch",
+            format!(
+                "Credential should be scoped to a valid region, not '{}'.",
+                scope[2]
+            ),
+        ));
+    }
+    if Some(scope[3]) != service {
+        return Err((
+            "SignatureDoesNotMatch",
+            format!(
+                "Credential should be scoped to correct service: '{}'.",
+                service.unwrap_or("?")
+            ),
+        ));
+    }
+    if !signed.contains(&"host") || !signed.contains(&"x-amz-date") {
+        return Err((
+            "SignatureDoesNotMatch",
+            "host and x-amz-date must be signed".into(),
+        ));
+    }
+    let Ok(at) = chrono::NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ") else {
+        return Err((
+            "IncompleteSignature",
+            "X-Amz-Date is not YYYYMMDD'T'HHMMSS'Z'".into(),
+        ));
+    };
+    if !amz_date.starts_with(scope[1]) {
+        return Err((
+            "SignatureDoesNotMatch",
+            format!(
+                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '{}' != '{}'",
+                scope[1],
+                &amz_date[..8.min(amz_date.len())]
+            ),
+        ));
+    }
+    let skew = (chrono::Utc::now().naive_utc() - at).num_seconds().abs();
+    if skew > 15 * 60 {
+        return Err((
+            "SignatureDoesNotMatch",
+            format!("Signature expired: {amz_date} is more than 15 min from now"),
+        ));
+    }
+    Ok(())
+}
+
+fn aws_error(code: &str, message: &str, json: bool) -> Resp {
+    if json {
+        return reply(
+            if code == "ValidationError" { 400 } else { 403 },
+            json!({"__type": code, "message": message}).to_string(),
+            "application/x-amz-json-1.1",
+        );
+    }
+    reply(
+        if code == "ValidationError" { 400 } else { 403 },
+        format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>proxy</RequestId></ErrorResponse>"
+        ),
+        "text/xml",
+    )
+}
+
+/// In front of moto: records every call, refuses what a real endpoint refuses before
+/// looking at the signature ([`check_scope`]), lets moto verify the signature itself
+/// (IAM auth on), and answers `CompleteLifecycleAction` (which moto does not implement)
+/// after moto verified its signature, for the token of an issued lifecycle action only.
 async fn aws_proxy(moto_url: String, log: Arc<Mutex<AwsLog>>) -> SocketAddr {
     let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
         hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
@@ -424,38 +638,61 @@ async fn aws_proxy(moto_url: String, log: Arc<Mutex<AwsLog>>) -> SocketAddr {
         let moto_url = moto_url.clone();
         async move {
             let (parts, body) = req.into_parts();
-            let body = body.collect().await.unwrap().to_bytes();
-            let auth = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-            let service = auth
-                .split("Credential=")
-                .nth(1)
-                .and_then(|c| c.split('/').nth(3))
-                .unwrap_or("?")
-                .to_string();
-            let action = match parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+            let mut body = body.collect().await.unwrap().to_bytes();
+            let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+            let params = form(&body);
+            let service = service_of(target, &params);
+            let action = match target {
                 Some(t) => t.rsplit('.').next().unwrap_or(t).to_string(),
-                None => form(&body).get("Action").cloned().unwrap_or_default(),
+                None => params.get("Action").cloned().unwrap_or_default(),
             };
-            log.lock().unwrap().calls.push(format!("{service}:{action}"));
-            if !auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDTESTING/") {
-                return reply(403, "unsigned request", "text/plain");
+            log.lock().unwrap().calls.push(format!("{}:{action}", service.unwrap_or("?")));
+            if let Err((code, message)) = check_scope(&parts.headers, service) {
+                log.lock().unwrap().refused.push(format!("{code}: {message}"));
+                return aws_error(code, &message, target.is_some());
             }
-            if action == "CompleteLifecycleAction" {
-                log.lock().unwrap().completed.push(form(&body));
-                return reply(
-                    200,
-                    "<CompleteLifecycleActionResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><CompleteLifecycleActionResult/><ResponseMetadata><RequestId>8d8b-test</RequestId></ResponseMetadata></CompleteLifecycleActionResponse>",
-                    "text/xml",
-                );
+            if log.lock().unwrap().tamper {
+                body = Bytes::from([&body[..], b" "].concat());
             }
             let mut b = Request::builder().method(parts.method).uri(format!("{moto_url}/"));
-            for (k, v) in parts.headers.iter() {
+            // Every header as sent, but the length: hyper sets it from the body (which
+            // a tampered request made longer).
+            for (k, v) in parts.headers.iter().filter(|(k, _)| *k != "content-length") {
                 b = b.header(k, v);
             }
             let res = client.request(b.body(Full::new(body)).unwrap()).await.unwrap();
             let status = res.status();
             let headers = res.headers().clone();
             let body = res.into_body().collect().await.unwrap().to_bytes();
+            if status == 401 || status == 403 {
+                log.lock().unwrap().refused.push(String::from_utf8_lossy(&body).into_owned());
+            } else if action == "CompleteLifecycleAction" {
+                // moto checked the signature (it does that before looking up the action,
+                // which it then reports as not implemented); the rest is Auto Scaling's.
+                let mut l = log.lock().unwrap();
+                let get = |k: &str| params.get(k).cloned().unwrap_or_default();
+                let active = l.issued.iter().any(|a| {
+                    a.group == get("AutoScalingGroupName")
+                        && a.hook == get("LifecycleHookName")
+                        && a.instance == get("InstanceId")
+                        && params.get("LifecycleActionToken").is_none_or(|t| *t == a.token)
+                });
+                if !active {
+                    let message = format!(
+                        "No active Lifecycle Action found with token {} and instance {}",
+                        get("LifecycleActionToken"),
+                        get("InstanceId")
+                    );
+                    l.refused.push(format!("ValidationError: {message}"));
+                    return aws_error("ValidationError", &message, false);
+                }
+                l.completed.push(params);
+                return reply(
+                    200,
+                    "<CompleteLifecycleActionResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><CompleteLifecycleActionResult/><ResponseMetadata><RequestId>8d8b-test</RequestId></ResponseMetadata></CompleteLifecycleActionResponse>",
+                    "text/xml",
+                );
+            }
             let mut out = Response::builder().status(status);
             for (k, v) in headers.iter() {
                 if k != "content-length" && k != "transfer-encoding" {
@@ -520,6 +757,9 @@ fn runner_json(r: &GhRunner) -> Value {
            "runner_group_id": r.group, "labels": labels})
 }
 
+/// GitHub's rules for an App JWT: RS256 with the App's key, `iss` the App id, `iat`
+/// not in the future (a little clock skew allowed; GitHub recommends 60 s in the past),
+/// `exp` in the future and at most 10 minutes after `iat` (and after now).
 fn check_jwt(auth: &str) -> bool {
     #[derive(serde::Deserialize)]
     #[allow(dead_code)]
@@ -538,6 +778,15 @@ fn check_jwt(auth: &str) -> bool {
     v.set_required_spec_claims(&["exp"]);
     match jsonwebtoken::decode::<Claims>(jwt, &key, &v) {
         Ok(data) => {
+            let now = chrono::Utc::now().timestamp() as u64;
+            if data.claims.iat > now + JWT_SKEW_SECS {
+                eprintln!("JWT rejected: 'Issued at' claim ('iat') is in the future");
+                return false;
+            }
+            if data.claims.exp > now + 600 + JWT_SKEW_SECS {
+                eprintln!("JWT rejected: 'Expiration time' claim ('exp') is too far in the future");
+                return false;
+            }
             data.header.alg == jsonwebtoken::Algorithm::RS256
                 && (data.claims.iss == json!(APP_ID)
                     || data.claims.iss == json!(APP_ID.to_string()))
@@ -550,6 +799,9 @@ fn check_jwt(auth: &str) -> bool {
         }
     }
 }
+
+/// The clock skew the GitHub stand-in tolerates on `iat` and `exp`.
+const JWT_SKEW_SECS: u64 = 30;
 
 fn account_json(base: &str) -> Value {
     let u = |s: &str| format!("{base}/{s}");
@@ -704,6 +956,9 @@ struct Runtime {
     queue: VecDeque<(String, Value)>,
     results: HashMap<String, (String, Value)>,
     init_error: Option<Value>,
+    /// Bumped when the function is restarted: a `next` request of an earlier process
+    /// (killed while it waited) must not take an event that its successor should get.
+    generation: u64,
 }
 
 struct RuntimeApi {
@@ -725,9 +980,17 @@ async fn runtime_api() -> RuntimeApi {
             let body = req.into_body().collect().await.unwrap().to_bytes();
             let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             if path == "/2018-06-01/runtime/invocation/next" {
+                let generation = state.lock().unwrap().generation;
                 loop {
                     let notified = wake.notified();
-                    if let Some((id, ev)) = state.lock().unwrap().queue.pop_front() {
+                    let next = {
+                        let mut s = state.lock().unwrap();
+                        if s.generation != generation {
+                            return reply(410, "", "text/plain");
+                        }
+                        s.queue.pop_front()
+                    };
+                    if let Some((id, ev)) = next {
                         let deadline = chrono::Utc::now().timestamp_millis() + 120_000;
                         return Response::builder()
                             .header("Lambda-Runtime-Aws-Request-Id", id)
@@ -802,6 +1065,8 @@ struct World {
     _moto: Moto,
     /// Direct to moto: for setting up and checking, not recorded.
     aws: Aws,
+    /// What moto's STS issued; the function signs with these.
+    creds: Credentials,
     aws_log: Arc<Mutex<AwsLog>>,
     gh: Arc<Mutex<Gh>>,
     runtime: RuntimeApi,
@@ -841,7 +1106,8 @@ impl Drop for World {
 impl World {
     async fn new(instances: usize, app_key: &str) -> Option<World> {
         let moto = start_moto().await?;
-        let aws = aws_to(&moto.url);
+        let creds = moto_credentials(&moto.url).await;
+        let aws = aws_to(&moto.url, &creds);
         let ids = aws_world(&aws, instances, app_key).await;
         let aws_log = Arc::new(Mutex::new(AwsLog::default()));
         let proxy = aws_proxy(moto.url.clone(), aws_log.clone()).await;
@@ -851,6 +1117,7 @@ impl World {
         let mut w = World {
             _moto: moto,
             aws,
+            creds,
             aws_log,
             gh,
             runtime,
@@ -870,6 +1137,8 @@ impl World {
             let _ = c.kill();
             let _ = c.wait();
         }
+        self.runtime.state.lock().unwrap().generation += 1;
+        self.runtime.wake.notify_waiters();
         let log = self
             ._logs
             .path()
@@ -880,9 +1149,16 @@ impl World {
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("AWS_LAMBDA_RUNTIME_API", self.runtime.addr.to_string())
-            .env("AWS_ACCESS_KEY_ID", "AKIDTESTING")
-            .env("AWS_SECRET_ACCESS_KEY", "testing-secret")
-            .env("AWS_SESSION_TOKEN", "testing-session-token")
+            // What Lambda sets and lambda_runtime reads at start-up.
+            .env("AWS_LAMBDA_FUNCTION_NAME", "sqlcourier-runner-registration")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_ACCESS_KEY_ID", &self.creds.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.creds.secret_access_key)
+            .env(
+                "AWS_SESSION_TOKEN",
+                self.creds.session_token.as_deref().unwrap_or_default(),
+            )
             .env("AWS_REGION", REGION)
             .env(
                 "SQLCOURIER_AWS_ENDPOINT_URL",
@@ -928,6 +1204,22 @@ impl World {
         self.runtime.invoke(event).await
     }
 
+    /// Starts a launch lifecycle action for `id` (as Auto Scaling would) and returns
+    /// its event; only `token` completes it.
+    fn launch(&self, id: &str, token: &str) -> Value {
+        self.aws_log.lock().unwrap().issued.push(LifecycleAction {
+            group: GROUP.into(),
+            hook: HOOK.into(),
+            instance: id.into(),
+            token: token.into(),
+        });
+        launch_event(id, token)
+    }
+
+    fn refused(&self) -> Vec<String> {
+        self.aws_log.lock().unwrap().refused.clone()
+    }
+
     fn completed(&self) -> Vec<HashMap<String, String>> {
         self.aws_log.lock().unwrap().completed.clone()
     }
@@ -946,8 +1238,8 @@ impl World {
         secrets.push(JIT_MARKER.into());
         secrets.push(INSTALLATION_TOKEN.into());
         secrets.push("ghs_".into());
-        secrets.push("testing-secret".into());
-        secrets.push("testing-session-token".into());
+        secrets.push(self.creds.secret_access_key.clone());
+        secrets.extend(self.creds.session_token.clone());
         secrets.push("PRIVATE KEY".into());
         secrets.push(WEBHOOK_SECRET.into());
         for key in [APP_KEY, OTHER_KEY] {
@@ -1029,7 +1321,7 @@ async fn launch_hook_mints_stores_tags_and_continues() {
     };
     let id = w.instances[0].clone();
 
-    let (kind, body) = w.invoke(launch_event(&id, "tok-1")).await;
+    let (kind, body) = w.invoke(w.launch(&id, "tok-1")).await;
     assert_eq!(kind, "response", "{body}");
     assert_eq!(body["result"], "CONTINUE", "{body}");
 
@@ -1089,7 +1381,7 @@ async fn launch_hook_mints_stores_tags_and_continues() {
     assert!(pos("ec2:CreateTags") < pos("autoscaling:CompleteLifecycleAction"));
 
     // EventBridge retries the same event: still one runner, a fresh config stored, CONTINUE.
-    let (kind, body) = w.invoke(launch_event(&id, "tok-1")).await;
+    let (kind, body) = w.invoke(w.launch(&id, "tok-1")).await;
     assert_eq!(
         (kind.as_str(), body["result"].as_str()),
         ("response", Some("CONTINUE")),
@@ -1128,7 +1420,7 @@ async fn github_failure_abandons_the_launch() {
 
     // 1. GitHub refuses to mint (e.g. the App lacks Administration: write).
     w.gh.lock().unwrap().refuse_jit = true;
-    let (kind, body) = w.invoke(launch_event(&a, "tok-a")).await;
+    let (kind, body) = w.invoke(w.launch(&a, "tok-a")).await;
     assert_eq!(kind, "response", "{body}");
     assert_eq!(body["result"], "ABANDON", "{body}");
     let done = w.completed();
@@ -1154,7 +1446,7 @@ async fn github_failure_abandons_the_launch() {
         .await
         .unwrap();
     w.start_function(&[]); // a cold start reads the key again
-    let (kind, body) = w.invoke(launch_event(&b, "tok-b")).await;
+    let (kind, body) = w.invoke(w.launch(&b, "tok-b")).await;
     assert_eq!(
         (kind.as_str(), body["result"].as_str()),
         ("response", Some("ABANDON")),
@@ -1180,7 +1472,7 @@ async fn terminate_event_removes_the_runner_and_its_parameter() {
     };
     let (a, b) = (w.instances[0].clone(), w.instances[1].clone());
     for (id, t) in [(&a, "t-a"), (&b, "t-b")] {
-        let (_, body) = w.invoke(launch_event(id, t)).await;
+        let (_, body) = w.invoke(w.launch(id, t)).await;
         assert_eq!(body["result"], "CONTINUE", "{body}");
     }
     terminate(&w.aws, &a).await;
@@ -1217,7 +1509,7 @@ async fn sweep_removes_orphans_and_stale_parameters_but_keeps_live_ones() {
     };
     let (live, dead) = (w.instances[0].clone(), w.instances[1].clone());
     for (id, t) in [(&live, "t-live"), (&dead, "t-dead")] {
-        let (_, body) = w.invoke(launch_event(id, t)).await;
+        let (_, body) = w.invoke(w.launch(id, t)).await;
         assert_eq!(body["result"], "CONTINUE", "{body}");
     }
     // The dead instance was reclaimed and its terminate event was lost.
@@ -1532,4 +1824,259 @@ async fn reconciler_releases_an_instance_that_never_picked_up_a_job() {
     );
     assert_eq!(desired(&w.aws).await, 0);
     w.assert_logs_clean(&["released an instance that ran no job in time"]);
+}
+
+// ---------------------------------------------------------------- the stand-ins refuse what AWS and GitHub refuse
+
+/// Sends one request signed by the function's signer with explicit inputs straight to
+/// the proxy: `(status, body)`.
+async fn send_signed(
+    w: &World,
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    target: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (u16, String) {
+    let uri: http::Uri = format!("http://{}/", w.proxy).parse().unwrap();
+    let body = Bytes::from(json!({"Name": KEY_PARAM, "WithDecryption": false}).to_string());
+    let req = sqlcourier_runner_fn::aws::sign(
+        creds,
+        region,
+        service,
+        &uri,
+        "application/x-amz-json-1.1",
+        Some(target),
+        body,
+        now,
+    )
+    .unwrap();
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let res = client.request(req).await.unwrap();
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Every AWS request is verified by an independent SigV4 implementation (moto's IAM
+/// auth recomputes the signature with botocore; the proxy checks scope and date as an
+/// endpoint does). A request signed with the wrong secret, a body changed after
+/// signing, the wrong region, the wrong service or a stale date is refused, and the
+/// function reports the invocation as failed instead of completing anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrongly_signed_aws_requests_are_refused_and_the_function_fails_loudly() {
+    let Some(mut w) = World::new(1, APP_KEY).await else {
+        return;
+    };
+    let id = w.instances[0].clone();
+    let ssm_target = "AmazonSSM.GetParameter";
+
+    // The function's own signing, as the tests above rely on: accepted.
+    let creds = w.creds.clone();
+    let (st, body) = send_signed(&w, &creds, REGION, "ssm", ssm_target, chrono::Utc::now()).await;
+    assert_eq!(st, 200, "a correct signature is accepted: {body}");
+
+    // Signed by the same signer, but wrong in one way each: refused.
+    let wrong_secret = Credentials {
+        secret_access_key: format!("{}x", creds.secret_access_key),
+        ..creds.clone()
+    };
+    let wrong_token = Credentials {
+        session_token: Some("not-the-session-token".into()),
+        ..creds.clone()
+    };
+    let stale = chrono::Utc::now() - chrono::Duration::minutes(20);
+    for (what, c, region, service, at, code) in [
+        (
+            "wrong secret",
+            &wrong_secret,
+            REGION,
+            "ssm",
+            chrono::Utc::now(),
+            "SignatureDoesNotMatch",
+        ),
+        (
+            "wrong session token",
+            &wrong_token,
+            REGION,
+            "ssm",
+            chrono::Utc::now(),
+            "InvalidClientTokenId",
+        ),
+        (
+            "wrong region",
+            &creds,
+            "eu-west-1",
+            "ssm",
+            chrono::Utc::now(),
+            "valid region",
+        ),
+        (
+            "wrong service",
+            &creds,
+            REGION,
+            "ec2",
+            chrono::Utc::now(),
+            "correct service",
+        ),
+        (
+            "stale X-Amz-Date",
+            &creds,
+            REGION,
+            "ssm",
+            stale,
+            "Signature expired",
+        ),
+    ] {
+        let (st, body) = send_signed(&w, c, region, service, ssm_target, at).await;
+        assert!(
+            (400..500).contains(&st) && body.contains(code),
+            "{what}: expected a refusal with {code:?}, got HTTP {st}: {body}"
+        );
+    }
+
+    // The function itself, started with a wrong secret, after its key file got a body
+    // changed in transit, and in the wrong region: every request refused, the launch
+    // neither registered nor completed, the invocation an error that says why.
+    /// What is wrong, the function's extra environment, tamper, the refusal's words.
+    type Case<'a> = (&'a str, Vec<(&'a str, String)>, bool, &'a str);
+    let cases: [Case; 3] = [
+        (
+            "wrong secret",
+            vec![(
+                "AWS_SECRET_ACCESS_KEY",
+                wrong_secret.secret_access_key.clone(),
+            )],
+            false,
+            "SignatureDoesNotMatch",
+        ),
+        ("tampered body", vec![], true, "SignatureDoesNotMatch"),
+        (
+            "wrong region",
+            vec![("AWS_REGION", "eu-west-1".to_string())],
+            false,
+            "valid region",
+        ),
+    ];
+    for (n, (what, env, tamper, code)) in cases.into_iter().enumerate() {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        w.start_function(&env);
+        w.aws_log.lock().unwrap().tamper = tamper;
+        let refused_before = w.refused().len();
+        let (kind, body) = w.invoke(w.launch(&id, &format!("tok-{n}"))).await;
+        w.aws_log.lock().unwrap().tamper = false;
+        assert_eq!(kind, "error", "{what}: the invocation must fail: {body}");
+        let message = body["errorMessage"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(code),
+            "{what}: the error names the refusal ({code}): {message}"
+        );
+        let refused = w.refused();
+        assert!(
+            refused.len() > refused_before
+                && refused[refused_before..].iter().any(|r| r.contains(code)),
+            "{what}: refused by the verifier: {refused:?}"
+        );
+        assert!(w.completed().is_empty(), "{what}: nothing completed");
+        assert!(
+            parameter(&w.aws, &jit_name(&id)).await.is_none(),
+            "{what}: nothing stored"
+        );
+        assert!(
+            w.gh.lock().unwrap().runners.is_empty(),
+            "{what}: no runner minted"
+        );
+    }
+    w.assert_logs_clean(&[
+        "SignatureDoesNotMatch",
+        "registration failed; abandoning the launch",
+    ]);
+}
+
+/// `CompleteLifecycleAction` completes only the lifecycle action that was started: a
+/// token nobody issued, or another instance's token, is refused (Auto Scaling's
+/// ValidationError) and the function reports the invocation as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_lifecycle_action_refuses_a_wrong_token_or_instance() {
+    let Some(w) = World::new(2, APP_KEY).await else {
+        return;
+    };
+    let (a, b) = (w.instances[0].clone(), w.instances[1].clone());
+    w.launch(&a, "tok-a");
+
+    // A token Auto Scaling never issued, for an instance that has an action.
+    let (kind, body) = w.invoke(launch_event(&a, "tok-forged")).await;
+    assert_eq!(kind, "error", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("No active Lifecycle Action found"),
+        "{body}"
+    );
+    // A's token presented for B (which has no action of its own).
+    let (kind, body) = w.invoke(launch_event(&b, "tok-a")).await;
+    assert_eq!(kind, "error", "{body}");
+    assert!(w.completed().is_empty(), "{:?}", w.completed());
+    assert_eq!(w.refused().len(), 2, "{:?}", w.refused());
+
+    // The issued token for its own instance: accepted.
+    let (kind, body) = w.invoke(launch_event(&a, "tok-a")).await;
+    assert_eq!(
+        (kind.as_str(), body["result"].as_str()),
+        ("response", Some("CONTINUE")),
+        "{body}"
+    );
+    let done = w.completed();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(
+        (
+            done[0]["InstanceId"].as_str(),
+            done[0]["LifecycleActionToken"].as_str()
+        ),
+        (a.as_str(), "tok-a")
+    );
+    w.assert_logs_clean(&["launch hook completed"]);
+}
+
+/// An App JWT as GitHub's documentation asks for it, with `iat`/`exp` offsets (s).
+fn app_jwt(iat: i64, exp: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(APP_KEY.as_bytes()).unwrap();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &json!({"iss": APP_ID, "iat": now + iat, "exp": now + exp}),
+        &key,
+    )
+    .unwrap()
+}
+
+/// The GitHub stand-in refuses App JWTs GitHub refuses: issued in the future, living
+/// longer than 10 minutes, expired; and accepts the recommended shape (iat 60 s ago,
+/// exp in 9 minutes), which is what the function's JWTs pass in the tests above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_standin_refuses_app_jwts_that_github_refuses() {
+    let gh = Arc::new(Mutex::new(Gh::default()));
+    let addr = github_standin(gh.clone()).await;
+    let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    for (what, iat, exp, want) in [
+        ("recommended: iat 60 s ago, exp in 9 min", -60, 540, 200),
+        ("iat 2 min in the future", 120, 540, 401),
+        ("lifetime of 11 minutes", -60, 600, 401),
+        ("exp 20 min after iat", -600, 600, 401),
+        ("expired 2 min ago", -660, -120, 401),
+    ] {
+        let req = Request::get(format!("http://{addr}/repos/{OWNER}/{REPO}/installation"))
+            .header("authorization", format!("Bearer {}", app_jwt(iat, exp)))
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let status = client.request(req).await.unwrap().status().as_u16();
+        assert_eq!(status, want, "{what}");
+    }
+    let gh = gh.lock().unwrap();
+    assert_eq!((gh.jwt_ok, gh.jwt_bad), (1, 4));
 }

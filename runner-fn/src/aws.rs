@@ -1,7 +1,16 @@
-//! The few AWS calls the registration function makes, signed by hand (SigV4) and sent
-//! over the hyper/rustls client that octocrab already brings in. SSM speaks JSON 1.1
-//! (`X-Amz-Target: AmazonSSM.<Action>`); EC2 and Auto Scaling speak the Query protocol
-//! (form-encoded POST, XML answer).
+//! The few AWS calls the registration function makes, signed with AWS's own SigV4
+//! signer (`aws-sigv4`) and sent over the hyper/rustls (ring) client that octocrab
+//! already brings in. SSM and DynamoDB speak JSON 1.1/1.0 (`X-Amz-Target`); EC2 and Auto
+//! Scaling speak the Query protocol (form-encoded POST, XML answer).
+//!
+//! Why small wrappers and not the AWS SDK crates (`aws-sdk-ssm`, `-autoscaling`, `-ec2`,
+//! `-dynamodb`): the function makes fifteen calls of four services; the SDK would add
+//! four large generated crates plus `aws-config`/`aws-smithy-runtime`, whose default
+//! HTTPS client is built on aws-lc (`rustls` with `aws-lc-rs`), which this crate must not
+//! link; choosing ring there means replacing the SDK's HTTP client as well. Signing
+//! is the part that is easy to get subtly wrong, so that is AWS's crate; the request
+//! shapes are checked end to end against moto (runner-fn/tests/runner.rs), which
+//! verifies every signature with botocore.
 //!
 //! Credentials and region come from the standard Lambda environment
 //! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`).
@@ -12,11 +21,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::http::{HttpClient, new_client};
 
@@ -560,6 +567,20 @@ fn json_answer(service: &'static str, action: &str, status: u16, body: &[u8]) ->
             .with_context(|| format!("{service} {action}: answer is not JSON"));
     }
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    // Some refusals (signature, token) come as an XML error document even from JSON
+    // services.
+    if v.is_null()
+        && let Some((code, message)) = xml_error(&String::from_utf8_lossy(body))
+    {
+        return Err(AwsError {
+            service,
+            action: action.into(),
+            status,
+            code,
+            message,
+        }
+        .into());
+    }
     let code = v
         .get("__type")
         .and_then(Value::as_str)
@@ -706,59 +727,9 @@ pub fn uri_encode(s: &str) -> String {
     out
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-/// SigV4 over an already canonical request: `headers` sorted, lower-case names;
-/// `query` already canonical. Returns (signed headers, hex signature).
-#[allow(clippy::too_many_arguments)]
-fn signature(
-    creds: &Credentials,
-    region: &str,
-    service: &str,
-    method: &str,
-    path: &str,
-    query: &str,
-    headers: &[(&str, String)],
-    payload_hash: &str,
-    amz_date: &str,
-) -> (String, String) {
-    let date = &amz_date[..8];
-    let canonical_headers: String = headers
-        .iter()
-        .map(|(k, v)| format!("{k}:{}\n", v.trim()))
-        .collect();
-    let signed_headers = headers
-        .iter()
-        .map(|(k, _)| *k)
-        .collect::<Vec<_>>()
-        .join(";");
-    let canonical_request =
-        format!("{method}\n{path}\n{query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}");
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical_request.as_bytes()))
-    );
-    let k_date = hmac(
-        format!("AWS4{}", creds.secret_access_key).as_bytes(),
-        date.as_bytes(),
-    );
-    let k_region = hmac(&k_date, region.as_bytes());
-    let k_service = hmac(&k_region, service.as_bytes());
-    let k_signing = hmac(&k_service, b"aws4_request");
-    (
-        signed_headers,
-        hex::encode(hmac(&k_signing, string_to_sign.as_bytes())),
-    )
-}
-
-/// Builds a SigV4-signed POST to `/` of `uri`.
+/// Builds a SigV4-signed POST of `body` to `uri` (AWS's `aws-sigv4`): `content-type`,
+/// `host`, `x-amz-target` (JSON protocols), `x-amz-date` and, with temporary
+/// credentials, `x-amz-security-token` are signed, for `region`/`service` at `now`.
 #[allow(clippy::too_many_arguments)]
 pub fn sign(
     creds: &Credentials,
@@ -770,115 +741,119 @@ pub fn sign(
     body: Bytes,
     now: DateTime<Utc>,
 ) -> Result<http::Request<Full<Bytes>>> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
+    if body.is_empty() {
+        bail!("refusing to send an empty AWS request body");
+    }
     let host = uri
         .authority()
         .context("endpoint URL has no host")?
         .as_str()
         .to_string();
-    let path = match uri.path() {
-        "" => "/",
-        p => p,
-    };
-    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-    let date = &amz_date[..8];
-    let payload_hash = hex::encode(Sha256::digest(&body));
-
-    // Canonical headers, sorted by lower-case name.
-    let mut headers: Vec<(&str, String)> = vec![
-        ("content-type", content_type.to_string()),
-        ("host", host.clone()),
-        ("x-amz-date", amz_date.clone()),
-    ];
-    if let Some(t) = &creds.session_token {
-        headers.push(("x-amz-security-token", t.clone()));
-    }
-    if let Some(t) = target {
-        headers.push(("x-amz-target", t.to_string()));
-    }
-    headers.sort_by(|a, b| a.0.cmp(b.0));
-    let (signed_headers, signature) = signature(
-        creds,
-        region,
-        service,
-        "POST",
-        path,
-        "",
-        &headers,
-        &payload_hash,
-        &amz_date,
-    );
-    let authorization = format!(
-        "AWS4-HMAC-SHA256 Credential={}/{date}/{region}/{service}/aws4_request, SignedHeaders={signed_headers}, Signature={signature}",
-        creds.access_key_id
-    );
-
     let mut b = http::Request::builder()
         .method(http::Method::POST)
-        .uri(uri.clone());
-    for (k, v) in &headers {
-        if *k != "host" {
-            b = b.header(*k, v);
-        }
+        .uri(uri.clone())
+        .header("content-type", content_type)
+        .header("host", host);
+    if let Some(t) = target {
+        b = b.header("x-amz-target", t);
     }
-    b = b
-        .header("host", host)
-        .header("authorization", authorization);
-    if body.is_empty() {
-        bail!("refusing to send an empty AWS request body");
-    }
-    Ok(b.body(Full::new(body))?)
+    let mut req = b.body(Full::new(body.clone()))?;
+    let identity = aws_credential_types::Credentials::new(
+        &creds.access_key_id,
+        &creds.secret_access_key,
+        creds.session_token.clone(),
+        None,
+        "environment",
+    )
+    .into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(std::time::SystemTime::from(now))
+        .settings(SigningSettings::default())
+        .build()
+        .context("SigV4 signing parameters")?
+        .into();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| Ok((k.as_str().to_string(), v.to_str()?.to_string())))
+        .collect::<Result<_>>()?;
+    let uri_text = uri.to_string();
+    let signable = SignableRequest::new(
+        "POST",
+        uri_text.as_str(),
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(&body),
+    )
+    .context("SigV4: the request cannot be signed")?;
+    let (instructions, _signature) = aws_sigv4::http_request::sign(signable, &params)
+        .context("SigV4 signing failed")?
+        .into_parts();
+    instructions.apply_to_request_http1x(&mut req);
+    Ok(req)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// AWS's published SigV4 example (IAM ListUsers, "Signature Version 4 signing
-    /// process" examples) adapted: the same key and date give the documented signing key.
+    /// What the signature covers (the whole of it is checked against moto, which
+    /// recomputes it with botocore): every header the services read, the scope.
     #[test]
-    fn signing_key_matches_aws_example() {
-        let k_date = hmac(b"AWS4wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", b"20120215");
-        let k_region = hmac(&k_date, b"us-east-1");
-        let k_service = hmac(&k_region, b"iam");
-        let k_signing = hmac(&k_service, b"aws4_request");
-        assert_eq!(
-            hex::encode(k_signing),
-            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
-        );
-    }
-
-    /// The complete example of AWS's "Create a signed AWS API request" guide
-    /// (IAM ListUsers, 2015-08-30): the documented signature.
-    #[test]
-    fn signature_matches_aws_example() {
+    fn sign_covers_the_headers_the_services_read() {
         let creds = Credentials {
-            access_key_id: "AKIDEXAMPLE".into(),
+            access_key_id: "ASIAEXAMPLE".into(),
             secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
-            session_token: None,
+            session_token: Some("session-token-example".into()),
         };
-        let headers = vec![
-            (
-                "content-type",
-                "application/x-www-form-urlencoded; charset=utf-8".to_string(),
-            ),
-            ("host", "iam.amazonaws.com".to_string()),
-            ("x-amz-date", "20150830T123600Z".to_string()),
-        ];
-        let (signed, sig) = signature(
+        let now = DateTime::parse_from_rfc3339("2026-05-01T12:34:56Z")
+            .unwrap()
+            .to_utc();
+        let uri: http::Uri = "https://ssm.eu-north-1.amazonaws.com/".parse().unwrap();
+        let req = sign(
             &creds,
-            "us-east-1",
-            "iam",
-            "GET",
-            "/",
-            "Action=ListUsers&Version=2010-05-08",
-            &headers,
-            &hex::encode(Sha256::digest(b"")),
-            "20150830T123600Z",
+            "eu-north-1",
+            "ssm",
+            &uri,
+            "application/x-amz-json-1.1",
+            Some("AmazonSSM.GetParameter"),
+            Bytes::from_static(b"{}"),
+            now,
+        )
+        .unwrap();
+        let h = |n: &str| req.headers().get(n).unwrap().to_str().unwrap().to_string();
+        let auth = h("authorization");
+        assert!(
+            auth.starts_with(
+                "AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20260501/eu-north-1/ssm/aws4_request, "
+            ),
+            "{auth}"
         );
-        assert_eq!(signed, "content-type;host;x-amz-date");
-        assert_eq!(
-            sig,
-            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
+        assert!(
+            auth.contains(
+                "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target,"
+            ),
+            "{auth}"
+        );
+        assert_eq!(h("x-amz-date"), "20260501T123456Z");
+        assert_eq!(h("x-amz-security-token"), "session-token-example");
+        assert!(!auth.contains(&creds.secret_access_key));
+        assert!(
+            sign(
+                &creds,
+                "eu-north-1",
+                "ssm",
+                &uri,
+                "x",
+                None,
+                Bytes::new(),
+                now
+            )
+            .is_err(),
+            "an empty body is refused"
         );
     }
 
