@@ -33,6 +33,8 @@ extra=()
 [[ $mode == sudo ]] && extra=(--include=sudo)
 debootstrap --variant=minbase "${extra[@]}" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# a machine knows its own name (sudo looks it up)
+printf '127.0.1.1\t%s\n' "$(hostname)" >>"$root/etc/hosts"
 # the machine's trust store (not the project's business: a machine of this kind reaches
 # the registries through an egress proxy whose CA the host trusts), as on a fresh machine
 # of the same kind; the ca-certificates package itself is left to tests/run.sh

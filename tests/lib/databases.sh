@@ -145,8 +145,7 @@ SQL
   fi
   # the read-only user of runner-ami/README.md: reads every table the admin creates
   # (the tests run the binary as this user; sqlcourier refuses a user that can write)
-  local psql_db=(psql -v ON_ERROR_STOP=1 -q -d "$TEST_DB")
-  if [ "$(id -u)" -eq 0 ]; then psql_db=(runuser -u postgres -- "${psql_db[@]}"); fi
+  local psql_db=(as_postgres psql -v ON_ERROR_STOP=1 -q -p "$PG_PORT" -d "$TEST_DB")
   "${psql_db[@]}" <<SQL
 GRANT CONNECT ON DATABASE $TEST_DB TO sqlcourier_ro, sqlcourier_ro_guard;
 GRANT USAGE ON SCHEMA public TO sqlcourier_ro, sqlcourier_ro_guard;
