@@ -63,7 +63,8 @@ export BENCH_DEMO="sqlite://$work/demo/demo.sqlite"
 # full sniffing of every row is measured against it in the same run
 sed 's/^destinations:/masking: {sniff_rows: 1000}\ndestinations:/' "$repo/sqlcourier.yaml" >"$repo/window.yaml"
 
-export BENCH_MY=$SQLCOURIER_TEST_MYSQL_URL BENCH_PG=$SQLCOURIER_TEST_PG_URL
+# the read-only users: sqlcourier refuses a user that can write (README "Safety")
+export BENCH_MY=$SQLCOURIER_TEST_MYSQL_RO_URL BENCH_PG=$SQLCOURIER_TEST_PG_RO_URL
 export SQLCOURIER_MASK_KEY=benchmark-key-0123456789abcdef SQLCOURIER_LOG=warn
 
 sudo=()
@@ -74,7 +75,8 @@ measure() { # case command...
   shift
   local t0 t1 secs kib
   t0=$(date +%s%N)
-  /usr/bin/time -f "%M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || {
+  /usr/bin/time -f "%M" -o "$work/time" "$@" >"$work/out.txt" 2>"$work/err" || {
+    cat "$work/out.txt" >&2
     cat "$work/err" >&2
     return 1
   }

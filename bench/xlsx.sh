@@ -45,7 +45,8 @@ for db in my pg; do
       "$db" "$db" "$fmt" "$fmt" "$allow" >"$repo/queries/${db}_$fmt.sql"
   done
 done
-export BENCH_MY=$SQLCOURIER_TEST_MYSQL_URL BENCH_PG=$SQLCOURIER_TEST_PG_URL SQLCOURIER_LOG=warn
+# the read-only users: sqlcourier refuses a user that can write (README "Safety")
+export BENCH_MY=$SQLCOURIER_TEST_MYSQL_RO_URL BENCH_PG=$SQLCOURIER_TEST_PG_RO_URL SQLCOURIER_LOG=warn
 
 # the reference: XlsxWriter constant_memory, typed like sqlcourier (ints, 2-decimal
 # amounts, date-times, text), bold frozen header
@@ -84,7 +85,8 @@ measure() { # case command...
   shift
   local t0 t1 secs kib
   t0=$(date +%s%N)
-  /usr/bin/time -f "%M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || {
+  /usr/bin/time -f "%M" -o "$work/time" "$@" >"$work/out.txt" 2>"$work/err" || {
+    cat "$work/out.txt" >&2
     cat "$work/err" >&2
     return 1
   }

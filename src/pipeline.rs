@@ -320,6 +320,7 @@ async fn run_variant(
         lineage: Some(spec.statement.lineage.clone()),
     };
     let mut tf = Transformer::new(plan, encoder, file_name.clone());
+    let operator_functions = spec.database.policy().functions.into_keys().collect();
     let job = Export {
         statement: &spec.statement,
         params: &values,
@@ -329,6 +330,7 @@ async fn run_variant(
             .database
             .max_cell_bytes
             .unwrap_or(crate::source::DEFAULT_MAX_CELL_BYTES),
+        operator_functions: &operator_functions,
     };
     let canceller = conn.canceller();
     let exported = {
@@ -444,6 +446,9 @@ fn explain_timeout(e: anyhow::Error, spec: &QuerySpec) -> anyhow::Error {
         || lower.contains("maximum statement execution time")
         || lower.contains("max_execution_time")
         || lower.contains("query execution was interrupted, maximum")
+        // by code too: the server's words may be cut (`redact::echo`), the code stays
+        || lower.contains("(mysql error 1969)")
+        || lower.contains("(mysql error 3024)")
     {
         failure(
             FailureKind::Transient,

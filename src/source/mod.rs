@@ -59,6 +59,10 @@ pub struct Export<'a> {
     /// The largest cell, in bytes ([`DEFAULT_MAX_CELL_BYTES`] unless the database's
     /// `max_cell_bytes` says): a bigger value stops the export with its row and column.
     pub max_cell_bytes: u64,
+    /// The functions the operator listed under `allowed_functions:` (lower case): user
+    /// code an engineer vouched for, so its name is not refused as a possible shadow of
+    /// a built-in (`source::resolution`).
+    pub operator_functions: &'a std::collections::BTreeSet<String>,
 }
 
 /// The default cell size limit: 64 MiB.
@@ -245,10 +249,7 @@ pub(crate) fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
 /// Phrases a database error without the URL or password, with what to do.
 /// The error carries its [`FailureKind`] (by the error's code, see `db_advice`).
 pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
-    crate::failure::failure(
-        db_failure_kind(e),
-        format!("{:#}", explain(e, phase, None)),
-    )
+    crate::failure::failure(db_failure_kind(e), format!("{:#}", explain(e, phase, None)))
 }
 
 /// Who can fix a database error.

@@ -177,7 +177,10 @@ impl MysqlSource {
 
     async fn stream(&mut self, job: &Export<'_>, sink: &mut dyn RowSink) -> Result<()> {
         // every function name resolves to the built-in the check approved
-        let unresolved = crate::guard::names::unresolved(job.statement.tree());
+        let mut unresolved = crate::guard::names::unresolved(job.statement.tree());
+        unresolved
+            .functions
+            .retain(|f| !job.operator_functions.contains(&f.to_lowercase()));
         super::resolution::mysql(&mut self.conn, &unresolved).await?;
         let (sql, order) = job
             .statement
@@ -213,8 +216,9 @@ impl MysqlSource {
         let mut row_no = 0u64;
         let read: Result<()> = async {
             while let Some(row) = rows.try_next().await.map_err(|e| {
-                oversize(&e, &columns, &names, row_no + 1, job.max_cell_bytes)
-                    .unwrap_or_else(|| explain_query_error(&e, "the query failed while reading rows", &sql))
+                oversize(&e, &columns, &names, row_no + 1, job.max_cell_bytes).unwrap_or_else(
+                    || explain_query_error(&e, "the query failed while reading rows", &sql),
+                )
             })? {
                 row_no += 1;
                 for i in 0..n {

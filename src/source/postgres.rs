@@ -113,7 +113,10 @@ impl PostgresSource {
         self.set("extra_float_digits", "1").await?;
         self.set("bytea_output", "hex").await?;
         // every name resolves to what the check approved (source::resolution)
-        let names = crate::guard::names::unresolved(job.statement.tree());
+        let mut names = crate::guard::names::unresolved(job.statement.tree());
+        names
+            .functions
+            .retain(|f| !job.operator_functions.contains(&f.to_lowercase()));
         super::resolution::postgres(&mut self.conn, &names).await?;
 
         // 1. prepare with $n: the server names the parameter and column types
@@ -207,11 +210,9 @@ impl PostgresSource {
         // most 1 MiB, and the parser refuses a field as soon as it passes the limit: a
         // huge value costs about the limit in memory, not its own size
         let fed: Result<()> = async {
-            while let Some(chunk) = stream
-                .try_next()
-                .await
-                .map_err(|e| explain_query_error(&e, "the query failed while reading rows", &copy))?
-            {
+            while let Some(chunk) = stream.try_next().await.map_err(|e| {
+                explain_query_error(&e, "the query failed while reading rows", &copy)
+            })? {
                 parser.feed(&chunk, sink)?;
             }
             parser.finish(sink)
