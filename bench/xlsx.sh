@@ -96,7 +96,8 @@ measure() { # case command...
   printf '%s\t%s\t%s\n' "$name" "$secs" "$kib" >>"$results"
   printf '  %-34s %7ss %7s KiB\n' "$name" "$secs" "$kib"
 }
-run() { "$bin" --config "$repo/sqlcourier.yaml" run --work-dir "$work/tmp" "$repo/queries/$1.sql"; }
+# sqlcourier's command line for a query (an array: /usr/bin/time runs programs, not functions)
+sq=("$bin" --config "$repo/sqlcourier.yaml" run --work-dir "$work/tmp")
 
 load() { # rows
   sed "s/@ROWS@/$1/" bench/load.sql.mariadb | as_root mariadb --protocol=socket -uroot "$TEST_DB"
@@ -108,10 +109,10 @@ load "$ROWS"
 for r in $(seq 1 "$RUNS"); do
   log "run $r of $RUNS"
   rm -rf "$work/out"
-  measure "my: sqlcourier xlsx" run my_xlsx
-  measure "my: sqlcourier csv" run my_csv
-  measure "pg: sqlcourier xlsx" run pg_xlsx
-  measure "pg: sqlcourier csv" run pg_csv
+  measure "my: sqlcourier xlsx" "${sq[@]}" "$repo/queries/my_xlsx.sql"
+  measure "my: sqlcourier csv" "${sq[@]}" "$repo/queries/my_csv.sql"
+  measure "pg: sqlcourier xlsx" "${sq[@]}" "$repo/queries/pg_xlsx.sql"
+  measure "pg: sqlcourier csv" "${sq[@]}" "$repo/queries/pg_csv.sql"
   measure "reference: XlsxWriter constant_memory" /usr/bin/python3 "$work/reference.py" "$work/out/my.csv" "$work/ref.xlsx"
 done
 log "output sizes"
@@ -119,8 +120,8 @@ find "$work/out" "$work/ref.xlsx" -type f -printf '  %f %s bytes\n'
 
 log "peak memory at $SMALL rows"
 load "$SMALL"
-measure "small my: sqlcourier xlsx" run my_xlsx
-measure "small pg: sqlcourier xlsx" run pg_xlsx
+measure "small my: sqlcourier xlsx" "${sq[@]}" "$repo/queries/my_xlsx.sql"
+measure "small pg: sqlcourier xlsx" "${sq[@]}" "$repo/queries/pg_xlsx.sql"
 
 log "results ($ROWS rows, median of $RUNS)"
 python3 - "$results" "$ROWS" "$SMALL" <<'PY'
