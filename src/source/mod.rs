@@ -252,6 +252,22 @@ pub(crate) fn explain_db_error(e: &sqlx::Error, phase: &str) -> anyhow::Error {
     crate::failure::failure(db_failure_kind(e), format!("{:#}", explain(e, phase, None)))
 }
 
+/// Which server sent a database error (its codes are read by `db_advice`).
+fn server_of(d: &dyn sqlx::error::DatabaseError) -> db_advice::Db {
+    if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some()
+    {
+        db_advice::Db::Mysql
+    } else if d
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some()
+    {
+        db_advice::Db::Postgres
+    } else {
+        db_advice::Db::Sqlite
+    }
+}
+
 /// Who can fix a database error.
 fn db_failure_kind(e: &sqlx::Error) -> FailureKind {
     match e {
@@ -263,16 +279,7 @@ fn db_failure_kind(e: &sqlx::Error) -> FailureKind {
         sqlx::Error::Tls(_) | sqlx::Error::Configuration(_) => FailureKind::Configuration,
         sqlx::Error::Database(d) => {
             let mysql = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>();
-            let db = if mysql.is_some() {
-                db_advice::Db::Mysql
-            } else if d
-                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                .is_some()
-            {
-                db_advice::Db::Postgres
-            } else {
-                db_advice::Db::Sqlite
-            };
+            let db = server_of(d.as_ref());
             let m = d.message();
             if m.to_lowercase().contains("access denied")
                 || m.contains("password authentication failed")
@@ -313,19 +320,7 @@ fn explain(e: &sqlx::Error, phase: &str, statement: Option<&str>) -> anyhow::Err
             "check the user name and password in the connection URL secret"
         }
         sqlx::Error::Database(d) => {
-            let db = if d
-                .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                .is_some()
-            {
-                db_advice::Db::Mysql
-            } else if d
-                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
-                .is_some()
-            {
-                db_advice::Db::Postgres
-            } else {
-                db_advice::Db::Sqlite
-            };
+            let db = server_of(d.as_ref());
             let number = d
                 .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
                 .map(|m| m.number());
