@@ -177,16 +177,29 @@ impl Aws {
 
     /// One SSM call (JSON 1.1). Errors come back as [`AwsError`].
     pub async fn ssm(&self, action: &str, input: &Value) -> Result<Value> {
+        self.json_call("ssm", "1.1", "AmazonSSM", action, input)
+            .await
+    }
+
+    /// One call of a JSON-protocol service (`X-Amz-Target: <prefix>.<action>`).
+    async fn json_call(
+        &self,
+        service: &'static str,
+        json_version: &str,
+        target_prefix: &str,
+        action: &str,
+        input: &Value,
+    ) -> Result<Value> {
         let body = Bytes::from(serde_json::to_vec(input)?);
         let (status, body) = self
             .send(
-                "ssm",
-                "application/x-amz-json-1.1",
-                Some(&format!("AmazonSSM.{action}")),
+                service,
+                &format!("application/x-amz-json-{json_version}"),
+                Some(&format!("{target_prefix}.{action}")),
                 body,
             )
             .await?;
-        json_answer("ssm", action, status, &body)
+        json_answer(service, action, status, &body)
     }
 
     /// One Query-protocol call (EC2, Auto Scaling). Returns the XML answer.
@@ -234,16 +247,8 @@ impl Aws {
 
     /// One DynamoDB call (JSON 1.0). Errors come back as [`AwsError`].
     pub async fn dynamodb(&self, action: &str, input: &Value) -> Result<Value> {
-        let body = Bytes::from(serde_json::to_vec(input)?);
-        let (status, body) = self
-            .send(
-                "dynamodb",
-                "application/x-amz-json-1.0",
-                Some(&format!("DynamoDB_20120810.{action}")),
-                body,
-            )
-            .await?;
-        json_answer("dynamodb", action, status, &body)
+        self.json_call("dynamodb", "1.0", "DynamoDB_20120810", action, input)
+            .await
     }
 
     // ------------------------------------------------------------------ DynamoDB
