@@ -105,7 +105,9 @@ say "running README's commands as $user in $root (own PID, mount and network nam
 ip netns exec "$ns" unshare --pid --mount --fork --propagation private bash -c "
   mount -t proc proc '$root/proc'
   mount --rbind /dev '$root/dev'
-  mount -t sysfs sysfs '$root/sys'
+  # the host's /sys with its cgroup hierarchies, as a machine has them: the boot test in
+  # tests/run.sh runs systemd-nspawn, which needs the cgroup mounts
+  mount --rbind /sys '$root/sys'
   mount -t tmpfs tmpfs '$root/run'
   chroot '$root' /usr/sbin/runuser -u '$user' -- env -i HOME='$home' USER='$user' LANG=C.UTF-8 TERM=dumb $(ca_env) bash /tmp/commands.sh
 " | tee "$work/times.txt"
