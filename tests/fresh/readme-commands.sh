@@ -12,7 +12,7 @@
 # and keeps the logs in $SQLCOURIER_FRESH_DIR/<mode>/ (default /var/tmp/sqlcourier-fresh).
 # Not part of tests/run.sh (it builds everything from nothing: tens of minutes).
 #
-# Needs root, debootstrap, iproute2 and iptables on the host; the checkout it tests
+# Needs root; installs debootstrap, iproute2 and iptables on the host when missing; the checkout it tests
 # is a `git clone` of this repository's HEAD (commit what you want tested).
 set -euo pipefail
 
@@ -27,6 +27,15 @@ mirror=${SQLCOURIER_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ns="sqlc-fresh-$mode"
 say() { printf '==> %s\n' "$*" >&2; }
 
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v iptables >/dev/null || need+=(iptables)
+command -v ip >/dev/null || need+=(iproute2)
+if ((${#need[@]})); then
+  say "installing ${need[*]} on the host"
+  apt-get install -y -q "${need[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
+fi
 rm -rf "$work" && mkdir -p "$work"
 say "debootstrap --variant=minbase bookworm (sudo for the sudo user only)"
 extra=()
