@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod privileges;
 pub mod resolution;
 pub mod sqlite;
+mod sqlite_step;
 
 pub use kind::ColumnKind;
 

@@ -7,14 +7,12 @@
 use std::str::FromStr;
 
 use anyhow::Result;
-use futures_util::TryStreamExt;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteValueRef};
-use sqlx::{
-    Column, ConnectOptions, Connection, Decode, Executor, Row, Sqlite, Statement, TypeInfo,
-    ValueRef,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{Column, ConnectOptions, Connection, Executor, Statement, TypeInfo};
 
+use super::sqlite_step::{Class, HeapLimit, StepError, Stmt, heap_budget};
 use super::{CellVec, Export, RowSink, explain_db_error, explain_query_error, push_hex};
+use crate::guard::params::Bound;
 use crate::guard::statement::Placeholders;
 
 pub struct SqliteSource {
@@ -100,77 +98,166 @@ impl SqliteSource {
                 name => Some(super::kind::sqlite(name)),
             })
             .collect();
-        let mut column_kinds: Vec<super::ColumnKind> =
+        let column_kinds: Vec<super::ColumnKind> =
             declared.iter().map(|k| k.unwrap_or_default()).collect();
-        let mut row_kinds = column_kinds.clone();
         sink.kinds(&column_kinds)?;
         sink.columns(&names)?;
-        let q = super::bind_all(stmt.query(), &order, job.params)?;
-        let n = names.len();
-        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n];
-        let mut present = vec![false; n];
-        let mut storage = CellVec::with_capacity(n);
-        let mut rows = q.fetch(&mut self.conn);
-        let mut row_no = 0u64;
-        while let Some(row) = rows
-            .try_next()
+        let values: Vec<&Bound> = (order.iter())
+            .map(|name| {
+                job.params
+                    .get(name)
+                    .ok_or_else(|| anyhow::anyhow!("no value for parameter :{name}"))
+            })
+            .collect::<Result<_>>()?;
+        let mut handle = self
+            .conn
+            .lock_handle()
             .await
-            .map_err(|e| explain_query_error(&e, "the query failed while reading rows", &sql))?
-        {
-            for i in 0..n {
-                let out = &mut bufs[i];
-                out.clear();
-                let v: SqliteValueRef<'_> = row.try_get_raw(i)?;
-                present[i] = !v.is_null();
-                if !present[i] {
-                    continue;
-                }
-                // the value's storage class
-                let class: &'static str = match v.type_info().name() {
-                    "INTEGER" => "INTEGER",
-                    "REAL" => "REAL",
-                    "BLOB" => "BLOB",
-                    _ => "TEXT",
-                };
-                if declared[i].is_none() {
-                    row_kinds[i] = super::kind::sqlite(class);
-                }
-                match class {
-                    "INTEGER" => {
-                        let x = <i64 as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
-                        out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes());
-                    }
-                    "REAL" => {
-                        let x = <f64 as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
-                        super::float::push_f64(out, x);
-                    }
-                    "BLOB" => {
-                        let x = <&[u8] as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
-                        push_hex(out, x);
-                    }
-                    _ => {
-                        let x = <&str as Decode<Sqlite>>::decode(v).map_err(anyhow::Error::msg)?;
-                        out.extend_from_slice(x.as_bytes());
-                    }
-                }
+            .map_err(|e| explain_db_error(&e, "could not prepare the SQLite connection"))?;
+        let db = handle.as_raw_handle();
+        let work = || -> Result<()> {
+            let _cap = HeapLimit::set(heap_budget(job.max_cell_bytes));
+            // SAFETY: sqlx's lock on the connection (`handle`) is held until after the
+            // statement is finalized at the end of this closure
+            let mut st = unsafe { Stmt::prepare(db, &sql) }.map_err(|e| {
+                explain_query_error(
+                    &e.into_sqlx(),
+                    "the database could not prepare the query",
+                    &sql,
+                )
+            })?;
+            anyhow::ensure!(
+                st.column_count() == names.len(),
+                "the query cannot be sent exactly as checked: SQLite prepared {} columns, not {}",
+                st.column_count(),
+                names.len()
+            );
+            st.bind(&values).map_err(|e| {
+                explain_query_error(
+                    &e.into_sqlx(),
+                    "the database could not take the parameters",
+                    &sql,
+                )
+            })?;
+            read_rows(&mut st, job, &names, &declared, column_kinds, &sql, sink)
+        };
+        // the steps block: off the async worker when the runtime has others
+        let r = match tokio::runtime::Handle::current().runtime_flavor() {
+            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(work),
+            _ => work(),
+        };
+        drop(handle);
+        r
+    }
+}
+
+/// Reads every row of `st` into `sink`. Each value's size is looked at before it is
+/// copied, so a value over the cell limit costs no copy.
+fn read_rows(
+    st: &mut Stmt,
+    job: &Export<'_>,
+    names: &[String],
+    declared: &[Option<super::ColumnKind>],
+    mut column_kinds: Vec<super::ColumnKind>,
+    sql: &str,
+    sink: &mut dyn RowSink,
+) -> Result<()> {
+    let n = names.len();
+    let mut row_kinds = column_kinds.clone();
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); n];
+    let mut present = vec![false; n];
+    let mut storage = CellVec::with_capacity(n);
+    let mut row_no = 0u64;
+    loop {
+        match st.step() {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(e) if e.is_out_of_room() => {
+                return Err(row_out_of_room(row_no + 1, job.max_cell_bytes));
             }
-            row_no += 1;
-            if let Some(i) = (0..n).find(|&i| bufs[i].len() as u64 > job.max_cell_bytes) {
-                return Err(super::cell_too_large(
-                    row_no,
-                    &names[i],
-                    Some(bufs[i].len()),
-                    job.max_cell_bytes,
+            Err(e) => {
+                return Err(explain_query_error(
+                    &e.into_sqlx(),
+                    "the query failed while reading rows",
+                    sql,
                 ));
             }
-            if row_kinds != column_kinds {
-                column_kinds.clone_from(&row_kinds);
-                sink.kinds(&column_kinds)?;
-            }
-            storage.emit(&bufs, &present, sink)?;
         }
-        Ok(())
+        row_no += 1;
+        for i in 0..n {
+            let out = &mut bufs[i];
+            out.clear();
+            let class = st.class(i);
+            present[i] = class != Class::Null;
+            if !present[i] {
+                continue;
+            }
+            if declared[i].is_none() {
+                row_kinds[i] = super::kind::sqlite(match class {
+                    Class::Integer => "INTEGER",
+                    Class::Real => "REAL",
+                    Class::Blob => "BLOB",
+                    _ => "TEXT",
+                });
+            }
+            let too_large = |len: usize| {
+                super::cell_too_large(row_no, &names[i], Some(len), job.max_cell_bytes)
+            };
+            let read_failed = |e: StepError| {
+                if e.is_out_of_room() {
+                    row_out_of_room(row_no, job.max_cell_bytes)
+                } else {
+                    explain_query_error(&e.into_sqlx(), "the query failed while reading rows", sql)
+                }
+            };
+            match class {
+                Class::Integer => {
+                    out.extend_from_slice(itoa::Buffer::new().format(st.int64(i)).as_bytes());
+                }
+                Class::Real => super::float::push_f64(out, st.double(i)),
+                Class::Blob => {
+                    // written as 0x and two hex digits a byte
+                    let shown = st.len(i).saturating_mul(2).saturating_add(2);
+                    if shown as u64 > job.max_cell_bytes {
+                        return Err(too_large(shown));
+                    }
+                    push_hex(out, st.blob(i).map_err(read_failed)?);
+                }
+                _ => {
+                    let len = st.len(i);
+                    if len as u64 > job.max_cell_bytes {
+                        return Err(too_large(len));
+                    }
+                    let text = st.text(i).map_err(read_failed)?;
+                    if std::str::from_utf8(text).is_err() {
+                        anyhow::bail!(
+                            "row {row_no}, column `{}`: a text value is not valid UTF-8, so the export was stopped and nothing was delivered. What to do: select it as hex(...) or fix the stored text",
+                            names[i]
+                        );
+                    }
+                    out.extend_from_slice(text);
+                }
+            }
+        }
+        if row_kinds != column_kinds {
+            column_kinds.clone_from(&row_kinds);
+            sink.kinds(&column_kinds)?;
+        }
+        storage.emit(&bufs, &present, sink)?;
     }
+}
+
+/// SQLite ran out of the memory it may use ([`heap_budget`]) while building row `row`:
+/// a value far over the cell limit (SQLite builds a value whole, so the column cannot
+/// be named).
+fn row_out_of_room(row: u64, limit: u64) -> anyhow::Error {
+    let budget = heap_budget(limit) >> 20;
+    crate::failure::failure(
+        crate::failure::FailureKind::Query,
+        format!(
+            "row {row}: SQLite needed more than the {budget} MiB it may use to build this row, which means a value in it is far larger than the cell limit of {limit} bytes, so the export was stopped and nothing was delivered. What to do: select a shorter part of the long column (for example substr(col, 1, 1000)), or ask an engineer to raise `max_cell_bytes` for this database in sqlcourier.yaml"
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -904,13 +904,48 @@ fn run_huge(driver: &str, url: &str, value_sql: &str) -> (Option<i32>, String, u
 /// A value of 200 MB with a 1 MiB cell limit is refused with its row and column
 /// while sqlcourier's peak memory stays far below the value's size (issue #11,
 /// item 5): the PostgreSQL driver hands a huge COPY row out in pieces, the MySQL
-/// driver drops a row over the limit while assembling it. (SQLite is not bounded:
-/// README "Safety".)
+/// driver drops a row over the limit while assembling it; SQLite, which builds a value
+/// whole, runs under a heap cap of 4 × the limit + 64 MiB (src/source/sqlite_step.rs).
 #[tokio::test]
 async fn huge_cell_is_refused_with_bounded_memory() {
     const HUGE: usize = 200_000_000;
     // a debug build of sqlcourier idles at ~20 MiB; the value is 190 MiB
     const BOUND_MIB: u64 = 80;
+    // SQLite: ~25 MiB + at most its hard cap of 68 MiB (1 MiB limit); measured 29 to
+    // 90 MiB on 2026-12-01 (a 200 MB value cost 1,462 MiB before the cap)
+    const SQLITE_BOUND_MIB: u64 = 110;
+    for (what, value_sql) in [
+        ("printf", sqlite_text(HUGE)),
+        (
+            "group_concat over 300,000 rows",
+            "(WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300000) SELECT group_concat(printf('%1000s', 'x'), '') FROM c)".to_string(),
+        ),
+    ] {
+        let (code, log, rss) = run_huge("sqlite", "sqlite::memory:", &value_sql);
+        assert_eq!(code, Some(1), "sqlite {what}: {log}");
+        assert!(
+            log.contains("row 1: SQLite needed more than the 68 MiB it may use to build this row"),
+            "sqlite {what}: {log}"
+        );
+        assert!(log.contains("cell limit of 1048576 bytes"), "{log}");
+        assert!(rss < SQLITE_BOUND_MIB, "sqlite {what}: peak RSS {rss} MiB\n{log}");
+        eprintln!("sqlite {what}: peak RSS {rss} MiB");
+    }
+    // a value SQLite can build under its cap but over the cell limit is named, with
+    // its size, and not copied
+    let (code, log, rss) = run_huge("sqlite", "sqlite::memory:", &sqlite_text(20_000_000));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(
+            "row 1, column `b`: a value of 20000000 bytes is larger than the cell limit of 1048576 bytes"
+        ),
+        "{log}"
+    );
+    assert!(
+        rss < SQLITE_BOUND_MIB,
+        "sqlite 20 MB: peak RSS {rss} MiB\n{log}"
+    );
+    eprintln!("sqlite 20 MB: peak RSS {rss} MiB");
     if let Some(url) = support::postgres() {
         let (code, log, rss) = run_huge("postgres", &url, &pg_text(HUGE));
         assert_eq!(code, Some(1), "{log}");
@@ -959,4 +994,24 @@ async fn huge_cell_is_refused_with_bounded_memory() {
         assert!(rss < MYSQL_BOUND_MIB, "mysql: peak RSS {rss} MiB\n{log}");
         eprintln!("mysql: peak RSS {rss} MiB");
     }
+}
+
+/// SQLite does not check that TEXT is UTF-8 (`CAST(x'…' AS TEXT)`): such a value stops
+/// the export with its row and column, and no byte of it is shown.
+#[test]
+fn sqlite_text_that_is_not_utf8_is_refused_with_row_and_column() {
+    let repo = Repo::with_database("sqlite", "");
+    repo.query(
+        "bad.sql",
+        "output: {file: bad.csv}",
+        "SELECT 'ok' AS a, 'fine' AS b UNION ALL SELECT 'ok', CAST(x'41ff42' AS TEXT)",
+    );
+    let o = repo.run("sqlite::memory:", &["run", "queries/bad.sql"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("row 2, column `b`: a text value is not valid UTF-8"),
+        "{t}"
+    );
+    assert!(!repo.out("bad.csv").exists(), "{t}");
 }
