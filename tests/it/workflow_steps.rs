@@ -140,7 +140,10 @@ pub const COVERAGE: &[(&str, &str, &str, &[&str])] = &[
         "missed-runs.yml",
         "check",
         "Compare the due periods with the successful runs",
-        &["missed_runs_job_builds_then_reports_nothing_missed_or_every_missed_period"],
+        &[
+            "missed_runs_job_builds_then_reports_nothing_missed_or_every_missed_period",
+            "missed_runs_summary_is_written_even_when_slack_is_down",
+        ],
     ),
     (
         "runner-version.yml",
@@ -1423,6 +1426,68 @@ fn missed_runs_job_builds_then_reports_nothing_missed_or_every_missed_period() {
         "{}",
         texts[0]
     );
+}
+
+/// Regression: the step posted to Slack before it wrote the job summary, so with
+/// Slack down (`set -e`) the run failed with only "the Slack message was not
+/// delivered" and no list of the missed runs anywhere but the plan's log.
+#[test]
+fn missed_runs_summary_is_written_even_when_slack_is_down() {
+    let api = StandIn::start();
+    api.with(|d| {
+        d.runs.insert(
+            4242,
+            (
+                "2026-11-30T00:47:00Z".into(),
+                "2026-11-30T00:47:03Z".into(),
+                1,
+            ),
+        );
+        d.slack_status = 403;
+    });
+    let mut r = Runner::new();
+    r.api(&api);
+    let w = r.workspace();
+    write(&w, "sqlcourier.yaml", CONFIG);
+    write(
+        &w,
+        "queries/weekly/stock.sql",
+        "/*---\ntitle: Weekly stock\ndatabase: main\ndestination: out\nschedule: weekly\nperiod: previous_week\n---*/\nSELECT COUNT(*) AS n FROM members WHERE created_at >= :period_start AND created_at < :period_end\n",
+    );
+    std::fs::create_dir_all(w.join("target/release")).unwrap();
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_sqlcourier"),
+        w.join("target/release/sqlcourier"),
+    )
+    .unwrap();
+    r.expr("github.token", github_api::TOKEN)
+        .expr(
+            "secrets.SLACK_WEBHOOK_URL",
+            &format!("{}{HOOK_PATH}", api.url),
+        )
+        .expr("github.server_url", "https://github.com")
+        .expr("github.repository", "acme/extracts")
+        .expr("github.run_id", "4242");
+    let ran = r.run(&Step::load(
+        "missed-runs.yml",
+        "check",
+        "Compare the due periods with the successful runs",
+    ));
+    assert_eq!(ran.code, Some(1), "{}", ran.log());
+    assert!(ran.stderr.contains("Slack answered 403"), "{}", ran.log());
+    assert!(
+        ran.stdout
+            .contains("::error::the Slack message about them was not delivered"),
+        "{}",
+        ran.log()
+    );
+    assert!(
+        ran.summary
+            .contains("### sqlcourier: 1 scheduled run(s) missed\n\n- `queries/weekly/stock.sql` for 2026-W48\n"),
+        "{}",
+        ran.log()
+    );
+    assert!(!ran.all().contains("T0SECRET"), "{}", ran.log());
 }
 
 // ------------------------------------------------------------------ runner-version
