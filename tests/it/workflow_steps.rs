@@ -521,7 +521,8 @@ fn plan_inputs(r: &mut Runner, event: &str) {
 /// A push: the plan reads the run's original creation time from the stand-in and
 /// writes batch-0..3, count and batches to GITHUB_OUTPUT (what the run-N jobs' matrix
 /// reads), and the plan to the job summary. A dispatch with a glob and a period plans
-/// that month without asking GitHub for the time.
+/// that month without asking GitHub for the time; a schedule plans what fell due since
+/// the previous dispatcher run.
 #[test]
 fn plan_step_writes_the_batches_of_a_push_and_of_a_dispatch() {
     let api = StandIn::start();
@@ -600,6 +601,51 @@ fn plan_step_writes_the_batches_of_a_push_and_of_a_dispatch() {
     let batch: Value = serde_json::from_str(&ran.outputs["batch-0"]).unwrap();
     assert_eq!(batch["include"][0]["period"], "2026-09", "{}", ran.log());
     assert_eq!(ran.outputs["count"], "1");
+
+    // the hourly dispatcher: run 4300 was created 2026-11-01 00:30 JST; the window
+    // since the previous run (23:17 JST) holds the Tokyo midnight of the 1st
+    api.with(|d| {
+        d.runs.insert(
+            4300,
+            (
+                "2026-10-31T15:30:00Z".into(),
+                "2026-10-31T15:30:04Z".into(),
+                1,
+            ),
+        )
+    });
+    let mut r3 = Runner::new();
+    r3.api(&api).var("GITHUB_RUN_ID", "4300");
+    checkout(&r3.workspace());
+    r3.download_sqlcourier();
+    plan_inputs(&mut r3, "schedule");
+    r3.expr("inputs.schedule", "due")
+        .expr("inputs.since", "2026-10-31T14:17:00Z");
+    let ran = r3.run(&step);
+    ran.assert_ok();
+    let batch: Value = serde_json::from_str(&ran.outputs["batch-0"]).unwrap();
+    assert_eq!(
+        batch["include"][0]["id"],
+        "monthly-signups",
+        "{}",
+        ran.log()
+    );
+    assert_eq!(batch["include"][0]["period"], "2026-10", "{}", ran.log());
+    // an hour later the window no longer holds it: never planned twice
+    r3.expr("inputs.since", "2026-10-31T15:30:00Z");
+    api.with(|d| {
+        d.runs.insert(
+            4300,
+            (
+                "2026-10-31T16:30:00Z".into(),
+                "2026-10-31T16:30:04Z".into(),
+                1,
+            ),
+        )
+    });
+    let ran = r3.run(&step);
+    ran.assert_ok();
+    assert_eq!(ran.outputs["count"], "0", "{}", ran.log());
 }
 
 #[test]
@@ -1575,10 +1621,12 @@ fn runner_version_step_passes_a_current_pin_and_fails_an_old_one() {
 
 // ------------------------------------------------------------------ pr-check
 
-/// A pull-request checkout as actions/checkout leaves it: the merge commit of the
-/// pull request into main, whose first parent is main. `change` edits the tree of the
-/// pull request's branch.
-fn pull_request_checkout(w: &Path, change: impl FnOnce(&Path)) {
+/// A pull-request checkout as actions/checkout leaves it with `fetch-depth: 2`: a
+/// shallow clone of the merge commit of the pull request into main, whose first
+/// parent is main. `change` edits the tree of the pull request's branch.
+fn pull_request_checkout(workspace: &Path, change: impl FnOnce(&Path)) {
+    let seed = tempfile::tempdir().unwrap();
+    let w = seed.path();
     git(w, &["init", "-q", "-b", "main"]);
     checkout(w);
     write(w, "README.md", "extracts\n");
@@ -1600,6 +1648,20 @@ fn pull_request_checkout(w: &Path, change: impl FnOnce(&Path)) {
             "add-query",
         ],
     );
+    std::fs::remove_dir(workspace).unwrap();
+    let url = format!("file://{}", w.display());
+    git(
+        w,
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "2",
+            &url,
+            workspace.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(git(workspace, &["rev-list", "--count", "HEAD"]), "3");
 }
 
 const ONCE: &str = "/*---\ntitle: Members per prefecture, once\ndescription: For the October board meeting.\ndatabase: main\ndestination: out\noutput:\n  file: members_by_prefecture.csv\n---*/\nSELECT m.prefecture, COUNT(*) AS members\nFROM members m\nGROUP BY m.prefecture\n";
@@ -1657,12 +1719,22 @@ fn pr_check_job_checks_a_query_pull_request_and_comments() {
     ));
     ran.assert_ok();
     assert!(!ran.all().contains("::error"), "{}", ran.log());
+    assert!(
+        ran.stderr.contains("checked 2 query file(s): no problems"),
+        "{}",
+        ran.log()
+    );
 
     let ran = r.run(&Step::load("pr-check.yml", "check", "Reviewer summary"));
     ran.assert_ok();
     let body = read(r.temp().join("pr-check.md"));
     assert_eq!(ran.summary, body);
-    for needle in ["members_by_prefecture", "For the October board meeting."] {
+    for needle in [
+        "### Members per prefecture, once — `queries/adhoc/members_by_prefecture.sql`",
+        "> For the October board meeting.",
+        // --base HEAD^1 compared with main
+        "| Changed | new query file |",
+    ] {
         assert!(body.contains(needle), "missing {needle:?} in {body}");
     }
 
