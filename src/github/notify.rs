@@ -98,7 +98,7 @@ fn what_to_do(status: RunStatus) -> &'static str {
             "Run each query below for its period from the Actions tab (Monthly → Run workflow, with the query and the period), or re-run its failed run; the check's log lists the periods."
         }
         RunStatus::Cancelled => {
-            "A cancelled job delivered nothing. Usually a newer run of the same query and period was queued while this one waited, and GitHub keeps only the newest waiting job: the newer run replaced it and delivers the same period from a commit at least as new. What to do: open the newer run of that query on the Actions tab; if it delivered, nothing is left to do; if it failed or was cancelled too (or nobody started one: someone cancelled this run), press *Re-run failed jobs* on this run, which repeats the cancelled jobs for the same period."
+            "A cancelled job delivered nothing. Usually a newer run of the same query and period was queued while this one waited, and GitHub keeps only the newest waiting job: the newer run replaced it and delivers the same period from a commit at least as new. What to do: open the newer run of that query on the Actions tab; if it delivered, nothing is left to do; if it failed or was cancelled too (or there is none: someone cancelled this run), re-run the cancelled job on this run: open the run and press the job's *Re-run job* button (⟳), or *Re-run all jobs*; both keep the period."
         }
         RunStatus::Success => "The files are in their Drive folders.",
     }

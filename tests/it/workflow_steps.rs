@@ -921,7 +921,8 @@ fn notify_step_reports_a_run_job_cancelled_by_the_concurrency_group() {
         "a newer run of the same query and period was queued",
         "the newer run replaced it and delivers the same period",
         "if it delivered, nothing is left to do",
-        "press *Re-run failed jobs* on this run",
+        "re-run the cancelled job on this run: open the run and press the job's *Re-run job* button",
+        "both keep the period",
         "• `queries/monthly/signups.sql`",
         "• `queries/monthly/orders.sql`",
     ] {
