@@ -50,7 +50,10 @@ pub const COVERAGE: &[(&str, &str, &str, &[&str])] = &[
         "_run-queries.yml",
         "build",
         "Check glibc (runners have 2.36)",
-        &["build_job_builds_checks_glibc_and_packages_the_binary"],
+        &[
+            "build_job_builds_checks_glibc_and_packages_the_binary",
+            "check_glibc_refuses_a_binary_that_needs_a_newer_glibc",
+        ],
     ),
     (
         "_run-queries.yml",

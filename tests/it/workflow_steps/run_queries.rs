@@ -54,6 +54,44 @@ fn build_job_builds_checks_glibc_and_packages_the_binary() {
     );
 }
 
+/// A binary linked against a newer glibc than the runners' 2.36 (the real binary with
+/// a symbol version renamed to GLIBC_2.39 in its dynamic string table, as a build on
+/// ubuntu-24.04 would leave it) fails the build.
+#[test]
+fn check_glibc_refuses_a_binary_that_needs_a_newer_glibc() {
+    let mut r = Runner::new();
+    let bin = r.workspace().join("target/release/sqlcourier");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_sqlcourier")).unwrap();
+    // any version of the same length will do: GLIBC_2.39 becomes the newest
+    let to = b"GLIBC_2.39\0";
+    let at = (30..=36)
+        .find_map(|minor| {
+            let from = format!("GLIBC_2.{minor}\0");
+            bytes.windows(from.len()).position(|w| w == from.as_bytes())
+        })
+        .expect("the binary needs a GLIBC_2.3x symbol version");
+    bytes[at..at + to.len()].copy_from_slice(to);
+    std::fs::write(&bin, bytes).unwrap();
+    let ran = r.run(&Step::load(
+        "_run-queries.yml",
+        "build",
+        "Check glibc (runners have 2.36)",
+    ));
+    assert_eq!(ran.code, Some(1), "{}", ran.log());
+    assert!(
+        ran.stdout.contains("newest glibc symbol: GLIBC_2.39\n"),
+        "{}",
+        ran.log()
+    );
+    assert!(
+        ran.stdout
+            .contains("::error::sqlcourier needs GLIBC_2.39, newer than the runners' glibc 2.36"),
+        "{}",
+        ran.log()
+    );
+}
+
 // ------------------------------------------------------------------ plan job
 
 #[test]
