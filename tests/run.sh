@@ -23,6 +23,11 @@ python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 [ -e /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 # renders the reviewer summary in tests/it/review.rs as GitHub would
 command -v cmark-gfm >/dev/null 2>&1 || missing+=(cmark-gfm)
+# what the workflows' run: steps call, executed by tests/it/workflow_steps.rs
+# (sha256sum, bash and python3 come with Debian; objdump is binutils, gcc's)
+command -v jq >/dev/null 2>&1 || missing+=(jq)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v objdump >/dev/null 2>&1 || missing+=(binutils)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   apt_install "${missing[@]}"

@@ -24,9 +24,11 @@ pub enum NotifyCommand {
 
 #[derive(Debug, Args)]
 pub struct SlackArgs {
-    /// How the run ended.
-    #[arg(long, value_enum)]
-    pub status: RunStatus,
+    /// How the run ended; repeat it when the run ended in several ways (jobs failed
+    /// and others were cancelled): the message leads with the worst and says what to
+    /// do for each.
+    #[arg(long, value_enum, required = true)]
+    pub status: Vec<RunStatus>,
     /// The link to the workflow run.
     #[arg(long, value_name = "URL")]
     pub run_url: String,
@@ -57,7 +59,7 @@ async fn slack(args: &SlackArgs) -> i32 {
     let on_success = args.notify_success
         || std::env::var("SQLCOURIER_SLACK_ON_SUCCESS")
             .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
-    if args.status == RunStatus::Success && !on_success {
+    if args.status.iter().all(|s| *s == RunStatus::Success) && !on_success {
         eprintln!(
             "the run succeeded and success messages are off (--notify-success or SQLCOURIER_SLACK_ON_SUCCESS=1): no Slack message"
         );
@@ -65,7 +67,7 @@ async fn slack(args: &SlackArgs) -> i32 {
     }
     let repository = std::env::var("GITHUB_REPOSITORY").ok();
     let message = notify::slack_message(
-        args.status,
+        &args.status,
         &args.run_url,
         repository.as_deref(),
         &args.queries,

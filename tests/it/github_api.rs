@@ -43,6 +43,11 @@ pub struct Comment {
 pub struct Data {
     /// Workflow runs by id: (created_at, run_started_at, run_attempt).
     pub runs: BTreeMap<u64, (String, String, u32)>,
+    /// Conclusions of finished runs (`success`, `cancelled`, …) by run id, shown by the
+    /// runs-of-a-workflow listing; a run without one is still in progress.
+    pub conclusions: BTreeMap<u64, String>,
+    /// Releases of actions/runner: (tag, published_at), newest first.
+    pub releases: Vec<(String, String)>,
     /// Jobs by workflow run id, every attempt: (name, conclusion).
     pub jobs: BTreeMap<u64, Vec<(String, String)>>,
     /// Pull requests by commit SHA: (number, merged, merge_commit_sha).
@@ -54,6 +59,8 @@ pub struct Data {
     pub max_page: usize,
     /// Status the Slack webhook answers with (200 when 0).
     pub slack_status: u16,
+    /// How long the Slack webhook waits before it answers (milliseconds).
+    pub slack_delay_ms: u64,
     pub requests: Vec<Recorded>,
     /// JSON bodies posted to the Slack webhook.
     pub slack: Vec<Value>,
@@ -104,6 +111,11 @@ impl StandIn {
                 let app = Router::new()
                     .route("/repos/{owner}/{repo}/actions/runs", get(list_runs))
                     .route("/repos/{owner}/{repo}/actions/runs/{run_id}", get(get_run))
+                    .route(
+                        "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs",
+                        get(list_workflow_runs),
+                    )
+                    .route("/repos/{owner}/{repo}/releases", get(list_releases))
                     .route(
                         "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs",
                         get(list_jobs),
@@ -294,6 +306,70 @@ async fn list_runs(
         json!({"total_count": runs.len(), "workflow_runs": runs}),
         None,
     )
+}
+
+/// `GET /repos/{o}/{r}/actions/workflows/{id}/runs`: every run (the stand-in has one
+/// workflow, 159038), newest first, each with its `status` and `conclusion`; one page
+/// of at most `per_page`.
+async fn list_workflow_runs(
+    State((data, _)): State<Shared>,
+    Path((owner, repo, workflow_id)): Path<(String, String, String)>,
+    Query(q): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check(&headers, &owner, &repo) {
+        return *r;
+    }
+    if workflow_id != "159038" {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let per_page = q
+        .get("per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(30)
+        .clamp(1, 100);
+    let d = data.lock().unwrap();
+    let mut runs: Vec<(&u64, &(String, String, u32))> = d.runs.iter().collect();
+    runs.sort_by(|a, b| (b.1.0.as_str(), b.0).cmp(&(a.1.0.as_str(), a.0)));
+    let items: Vec<Value> = runs
+        .into_iter()
+        .take(per_page)
+        .map(|(id, (created, started, attempt))| {
+            let conclusion = d.conclusions.get(id);
+            json!({"id": id, "name": "Scheduled queries", "workflow_id": 159038,
+                   "event": "schedule", "created_at": created, "run_started_at": started,
+                   "run_attempt": attempt,
+                   "status": if conclusion.is_some() { "completed" } else { "in_progress" },
+                   "conclusion": conclusion})
+        })
+        .collect();
+    ok_json(
+        StatusCode::OK,
+        json!({"total_count": d.runs.len(), "workflow_runs": items}),
+        None,
+    )
+}
+
+/// `GET /repos/actions/runner/releases`: public, the token optional.
+async fn list_releases(
+    State((data, _)): State<Shared>,
+    Path((owner, repo)): Path<(String, String)>,
+) -> Response {
+    if (owner.as_str(), repo.as_str()) != ("actions", "runner") {
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    let items: Vec<Value> = data
+        .lock()
+        .unwrap()
+        .releases
+        .iter()
+        .map(|(tag, published)| {
+            json!({"tag_name": tag, "name": tag, "draft": false, "prerelease": false,
+                   "published_at": published,
+                   "html_url": format!("https://github.com/actions/runner/releases/tag/{tag}")})
+        })
+        .collect();
+    ok_json(StatusCode::OK, Value::Array(items), None)
 }
 
 /// `GET /repos/{o}/{r}/actions/runs/{id}/jobs?filter=all`, one page.
@@ -574,6 +650,10 @@ async fn update_comment(
 }
 
 async fn slack(State((data, _)): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let delay = data.lock().unwrap().slack_delay_ms;
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let mut d = data.lock().unwrap();
     if d.slack_status != 0 && d.slack_status != 200 {
         let s = StatusCode::from_u16(d.slack_status).unwrap();

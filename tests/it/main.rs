@@ -22,6 +22,8 @@ mod shadowing;
 mod sink_conformance;
 mod source_conformance;
 mod support;
+mod workflow;
+mod workflow_steps;
 mod xlsx;
 
 use sqlx::{Connection, Executor};
