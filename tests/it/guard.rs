@@ -47,6 +47,8 @@ const REFUSED_MYSQL: &[&str] = &[
     "SELECT * FROM (TABLE mysql.user) t",
     "SELECT * FROM it_guard_people NATURAL JOIN mysql.db",
     "SELECT id FROM it_guard_people WHERE 1 = (SELECT 1 FROM mysql.user LIMIT 1)",
+    // a CTE is not in scope in its own body: the inner name is the sequence table
+    "WITH seq_1_to_10 AS (SELECT seq FROM seq_1_to_10) SELECT seq FROM seq_1_to_10",
 ];
 
 const REFUSED_POSTGRES: &[&str] = &[
@@ -91,6 +93,10 @@ const REFUSED_POSTGRES: &[&str] = &[
     "SELECT * FROM XMLTABLE('/a' PASSING '<a/>' COLUMNS x text) t",
     "SELECT (pg_sleep(1)).x",
     "SELECT ARRAY(SELECT rolname FROM pg_roles) AS r",
+    // a CTE is not in scope in its own body, nor before it: the inner names are the
+    // catalogs (every user may read pg_stat_activity: other sessions' queries)
+    "WITH pg_stat_activity AS (SELECT query FROM pg_stat_activity) SELECT query AS a FROM pg_stat_activity",
+    "WITH a AS (SELECT query FROM pg_file_settings), pg_file_settings AS (SELECT 1 AS query) SELECT query FROM a",
 ];
 
 const REFUSED_SQLITE: &[&str] = &[
