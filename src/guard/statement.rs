@@ -167,7 +167,9 @@ pub enum ReadKind {
 
 /// One relation the statement reads: every table, view, system catalog and table
 /// function, in the order of the text, each once; CTE names are not reads. Taken from
-/// the tree the rendered text parsed back to, that is from exactly what is sent.
+/// the tree the rendered text parsed back to ([`super::render::render_tree`]), that is
+/// from exactly what is sent. (PostgreSQL's `COPY` path sends the same tree with each
+/// placeholder replaced by a `current_setting(…)` cast, which reads no relation.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Read {
     /// The name's parts as sent (PostgreSQL: an unquoted name folded to lower case).
