@@ -325,12 +325,11 @@ pub fn explain(
             ),
             (
                 "Reads",
-                spec.statement
-                    .tables
-                    .iter()
-                    .map(|t| format!("`{t}`"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                reads(
+                    catalog.schemas.get(&spec.database_name),
+                    &spec.database.policy(),
+                    &spec.statement.reads,
+                ),
             ),
             (
                 "Columns",
@@ -488,6 +487,69 @@ pub fn explain(
         let _ = writeln!(s);
     }
     s
+}
+
+/// The "Reads" row: every relation in the statement that is sent (tables, views, system
+/// catalogs, table functions; CTEs are not reads), each with what it is.
+fn reads(
+    catalogue: Option<&crate::schema::check::Catalogue>,
+    policy: &crate::guard::allow::Policy,
+    reads: &[crate::guard::statement::Read],
+) -> String {
+    if reads.is_empty() {
+        return "no table (the query reads only what it computes)".into();
+    }
+    reads
+        .iter()
+        .map(|r| format!("`{}` ({})", r.name(), read_kind(catalogue, policy, r)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What one read is: table or view from the schema catalogue, or why it is allowed.
+fn read_kind(
+    catalogue: Option<&crate::schema::check::Catalogue>,
+    policy: &crate::guard::allow::Policy,
+    r: &crate::guard::statement::Read,
+) -> String {
+    use crate::guard::statement::ReadKind;
+    let listed = || {
+        let key = r.policy_key();
+        policy
+            .functions
+            .get(&key)
+            .map(|why| ("allowed_functions", why))
+            .or_else(|| {
+                policy
+                    .relations
+                    .get(&key)
+                    .map(|why| ("allowed_relations", why))
+            })
+            .map(|(list, why)| format!("in `{list}:` \"{why}\""))
+            .unwrap_or_else(|| "allowed in sqlcourier.yaml".into())
+    };
+    match r.kind {
+        ReadKind::Relation => {
+            let Some(cat) = catalogue else {
+                return "table or view: no schema catalogue tells which".into();
+            };
+            let (schema, name) = match r.parts.as_slice() {
+                [.., s, n] => (Some(s.as_str()), n.as_str()),
+                [n] => (None, n.as_str()),
+                [] => (None, ""),
+            };
+            match cat.file.table(schema, name) {
+                Some(t) if t.kind == crate::schema::TableKind::View => "view".into(),
+                Some(_) => "table".into(),
+                None => format!("not in {}", cat.shown),
+            }
+        }
+        ReadKind::SystemCatalog => format!("system catalog, {}", listed()),
+        ReadKind::TableFunction => format!("table function, {}", listed()),
+        ReadKind::SequenceTable => {
+            format!("MariaDB sequence table, a table function, {}", listed())
+        }
+    }
 }
 
 /// `1h30m`, `60m`, `90s`.

@@ -579,6 +579,12 @@ pub fn system_relation(driver: Driver, parts: &[String]) -> Option<&'static str>
     }
 }
 
+/// Whether `name` (its parts, lower-case) is one of MariaDB's sequence tables, which
+/// are table functions written as tables.
+pub fn is_sequence_table(driver: Driver, parts: &[String]) -> bool {
+    driver == Driver::Mysql && matches!(parts, [one] if is_seq_table(one))
+}
+
 /// MariaDB's sequence engine: `seq_1_to_10`, `seq_1_to_10_step_2`.
 fn is_seq_table(name: &str) -> bool {
     let Some(rest) = name.strip_prefix("seq_") else {

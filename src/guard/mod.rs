@@ -8,5 +8,6 @@ pub mod params;
 pub mod period;
 pub mod personal;
 pub mod render;
+pub mod scope;
 pub mod statement;
 pub mod timeout;

@@ -16,6 +16,9 @@ use sqlparser::ast::{
     ArrayElemTypeDef, DataType, Expr, Ident, ObjectName, Statement, TableFactor, Visit, Visitor,
 };
 
+use crate::catalog::config::Driver;
+use crate::guard::scope::CteScope;
+
 /// What the server will resolve by name.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Unresolved {
@@ -29,18 +32,20 @@ pub struct Unresolved {
 
 /// The unqualified names of `statement`.
 pub fn unresolved(statement: &Statement) -> Unresolved {
-    let mut c = Collect::default();
+    let mut c = Collect {
+        names: Unresolved::default(),
+        // relations are resolved on PostgreSQL only (`source::resolution`), so CTE
+        // names follow its rules
+        scope: CteScope::new(Driver::Postgres),
+    };
     let _ = statement.visit(&mut c);
-    for cte in &c.ctes {
-        c.names.relations.remove(cte);
-    }
     c.names
 }
 
-#[derive(Default)]
 struct Collect {
     names: Unresolved,
-    ctes: BTreeSet<String>,
+    /// A relation named like a CTE is that CTE only where the CTE is in scope.
+    scope: CteScope,
 }
 
 /// The name as the server reads it (see the module comment).
@@ -83,11 +88,12 @@ impl Visitor for Collect {
     type Break = ();
 
     fn pre_visit_query(&mut self, q: &sqlparser::ast::Query) -> ControlFlow<()> {
-        if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
-                self.ctes.insert(server_name(&cte.alias.name));
-            }
-        }
+        self.scope.enter(q);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, q: &sqlparser::ast::Query) -> ControlFlow<()> {
+        self.scope.leave(q);
         ControlFlow::Continue(())
     }
 
@@ -97,7 +103,7 @@ impl Visitor for Collect {
         {
             if args.is_some() {
                 self.names.functions.insert(n);
-            } else {
+            } else if !self.scope.is_cte(&n) {
                 self.names.relations.insert(n);
             }
         }
@@ -144,5 +150,13 @@ mod tests {
         );
         assert_eq!(n.types, set(&["MyType", "mytype"]));
         assert_eq!(n.relations, set(&["People", "orders"]));
+    }
+
+    #[test]
+    fn a_cte_body_naming_its_own_cte_reads_the_relation() {
+        let n = names("WITH orders AS (SELECT * FROM orders) SELECT * FROM orders");
+        assert_eq!(n.relations, set(&["orders"]));
+        let n = names("WITH a AS (SELECT 1 AS x), b AS (SELECT * FROM a) SELECT * FROM b");
+        assert!(n.relations.is_empty(), "{n:?}");
     }
 }

@@ -54,6 +54,12 @@ pub fn ident_quote(driver: Driver) -> char {
 /// `driver`, and proves the text parses back to the same tree. The error says why the
 /// statement cannot be sent.
 pub fn render(stmt: &Statement, driver: Driver) -> Result<String, String> {
+    render_tree(stmt, driver).map(|(sql, _)| sql)
+}
+
+/// [`render`], with the tree the rendered text parsed back to (equal to the rendered
+/// tree, or there is an error): what the statement reads is taken from it.
+pub fn render_tree(stmt: &Statement, driver: Driver) -> Result<(String, Statement), String> {
     let mut t = stmt.clone();
     keep_output_names(&mut t, driver);
     let mut n = Normalize {
@@ -71,11 +77,13 @@ pub fn render(stmt: &Statement, driver: Driver) -> Result<String, String> {
         .try_with_sql(&sql)
         .and_then(|mut p| p.parse_statements())
         .map_err(|e| format!("the statement as it would be sent does not parse again ({e})"))?;
-    match again.as_slice() {
-        [one] if *one == t => Ok(sql),
-        [_] => Err("the statement as it would be sent parses to a different statement".into()),
-        _ => Err("the statement as it would be sent is not one statement".into()),
+    let Ok([one]) = <[Statement; 1]>::try_from(again) else {
+        return Err("the statement as it would be sent is not one statement".into());
+    };
+    if one != t {
+        return Err("the statement as it would be sent parses to a different statement".into());
     }
+    Ok((sql, one))
 }
 
 /// MySQL and SQLite name an unaliased expression column by its text. Quoting the

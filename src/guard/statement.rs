@@ -23,7 +23,6 @@
 //!   ([`super::render`]), and on MySQL a string escape the server reads differently
 //!   from the check.
 
-use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -39,6 +38,7 @@ use sqlparser::tokenizer::{Location, Token, Tokenizer, Whitespace};
 use crate::catalog::config::Driver;
 use crate::catalog::diag::Diagnostic;
 use crate::guard::lineage::{self, Lineage, NoSchema, Schema};
+use crate::guard::scope::{self, CteScope};
 
 /// Functions a query may never call, lower-case, even when an operator lists them. They sleep or lock (holding a connection
 /// or blocking others), read or write server files, run SQL text that the check never
@@ -134,9 +134,8 @@ pub struct CheckedStatement {
     pub params: Vec<String>,
     /// (line, col) in the file of each parameter's first use.
     pub param_at: Vec<(usize, usize)>,
-    /// Everything the query reads, as written: tables and views, system catalogs the
-    /// operator allowed, and table functions (written `name()`); CTE names excluded.
-    pub tables: Vec<String>,
+    /// Everything the query reads, taken from the tree that is sent (see [`Read`]).
+    pub reads: Vec<Read>,
     pub columns: Vec<OutputColumn>,
     /// Columns of every other SELECT inside the query (CTEs, subqueries, the later
     /// branches of a UNION): personal data can pass through them under another name.
@@ -146,6 +145,156 @@ pub struct CheckedStatement {
     pub lineage: Lineage,
     /// (line, col) of the SQL's first character in the file.
     sql_at: (usize, usize),
+}
+
+/// What a relation the statement reads is, as far as the SQL tells (whether a name is a
+/// table or a view only the schema catalogue knows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ReadKind {
+    /// A table or a view of the database.
+    Relation,
+    /// A system catalog or system schema relation (`information_schema.*`,
+    /// `pg_catalog.*` and `pg_…`, `mysql.*`, `performance_schema.*`, `sys.*`,
+    /// `sqlite_*`): the operator listed it under `allowed_relations:`.
+    SystemCatalog,
+    /// A function read as a table (`generate_series()`, `unnest()`, `json_table()`):
+    /// listed under `allowed_functions:` (or `allowed_relations:`).
+    TableFunction,
+    /// MariaDB's `seq_1_to_N` tables, table functions written as tables: listed under
+    /// `allowed_functions:` or `allowed_relations:`.
+    SequenceTable,
+}
+
+/// One relation the statement reads: every table, view, system catalog and table
+/// function, in the order of the text, each once; CTE names are not reads. Taken from
+/// the tree the rendered text parsed back to ([`super::render::render_tree`]), that is
+/// from exactly what is sent. (PostgreSQL's `COPY` path sends the same tree with each
+/// placeholder replaced by a `current_setting(…)` cast, which reads no relation.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read {
+    /// The name's parts as sent (PostgreSQL: an unquoted name folded to lower case).
+    pub parts: Vec<String>,
+    pub kind: ReadKind,
+}
+
+impl Read {
+    /// `schema.name`, and `name()` for a function read as a table.
+    pub fn name(&self) -> String {
+        let n = self.parts.join(".");
+        if self.kind == ReadKind::TableFunction {
+            format!("{n}()")
+        } else {
+            n
+        }
+    }
+
+    /// The key of `allowed_relations:` / `allowed_functions:` that lets it through.
+    pub fn policy_key(&self) -> String {
+        self.parts.join(".").to_lowercase()
+    }
+}
+
+/// Whether the relation `name` is a CTE in scope at the walk's current place.
+fn is_cte(scope: &CteScope, driver: Driver, name: &ObjectName) -> bool {
+    match name.0.as_slice() {
+        [one] => one
+            .as_ident()
+            .is_some_and(|i| scope.is_cte(&scope::server_name(driver, i))),
+        _ => false,
+    }
+}
+
+/// Collects the [`Read`]s of a (rendered) statement.
+struct Reads {
+    driver: Driver,
+    scope: CteScope,
+    out: Vec<Read>,
+}
+
+/// The reads of `statement`, in text order, each once.
+fn reads_of(statement: &Statement, driver: Driver) -> Vec<Read> {
+    let mut r = Reads {
+        driver,
+        scope: CteScope::new(driver),
+        out: Vec::new(),
+    };
+    let _ = statement.visit(&mut r);
+    r.out
+}
+
+impl Reads {
+    fn push(&mut self, parts: Vec<String>, kind: ReadKind) {
+        let read = Read { parts, kind };
+        if !self.out.contains(&read) {
+            self.out.push(read);
+        }
+    }
+}
+
+/// The parts of a name as written in the tree (quotes off, case kept).
+fn written_parts(name: &ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .map(|p| {
+            p.as_ident()
+                .map(|i| i.value.clone())
+                .unwrap_or_else(|| p.to_string())
+        })
+        .collect()
+}
+
+impl Visitor for Reads {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        self.scope.enter(q);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        self.scope.leave(q);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, t: &TableFactor) -> ControlFlow<()> {
+        match t {
+            TableFactor::Table { name, args, .. } => {
+                let parts = written_parts(name);
+                if args.is_some() {
+                    self.push(parts, ReadKind::TableFunction);
+                } else if !is_cte(&self.scope, self.driver, name) {
+                    let lower: Vec<String> = parts.iter().map(|p| p.to_lowercase()).collect();
+                    let kind = if allow::is_sequence_table(self.driver, &lower) {
+                        ReadKind::SequenceTable
+                    } else if allow::system_relation(self.driver, &lower).is_some() {
+                        ReadKind::SystemCatalog
+                    } else {
+                        ReadKind::Relation
+                    };
+                    self.push(parts, kind);
+                }
+            }
+            TableFactor::Function { name, .. } => {
+                self.push(written_parts(name), ReadKind::TableFunction)
+            }
+            TableFactor::UNNEST { .. } => self.push(vec!["unnest".into()], ReadKind::TableFunction),
+            TableFactor::JsonTable { .. } => {
+                self.push(vec!["json_table".into()], ReadKind::TableFunction)
+            }
+            TableFactor::Derived { .. } | TableFactor::NestedJoin { .. } => {}
+            other => {
+                // the check refuses these unless listed; name them as it does
+                let word = other
+                    .to_string()
+                    .split(['(', ' '])
+                    .next()
+                    .unwrap_or("this")
+                    .to_lowercase();
+                self.push(vec![word], ReadKind::TableFunction);
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// How parameters are written in the SQL sent to a database.
@@ -325,14 +474,12 @@ pub fn check_with(
         policy,
         problems: &mut problems,
         params: Vec::new(),
-        tables: Vec::new(),
-        ctes: BTreeSet::new(),
+        scope: CteScope::new(driver),
         all_columns: Vec::new(),
     };
     let _ = statement.visit(&mut v);
     let Check {
         params,
-        tables,
         all_columns,
         ..
     } = v;
@@ -345,28 +492,32 @@ pub fn check_with(
     let lineage = lineage::analyze(query, &NoSchema, &|l| src.at(l));
     if problems.is_empty() {
         let (params, param_at) = params.into_iter().unzip();
-        let checked = CheckedStatement {
+        let mut checked = CheckedStatement {
             lineage,
             sql_at: (src.sql_line, src.sql_col),
             statement,
             driver,
             params,
             param_at,
-            tables,
+            reads: Vec::new(),
             columns,
             inner_columns,
         };
-        // what would be sent must be provably what was checked
+        // what would be sent must be provably what was checked; what it reads is taken
+        // from the tree the sent text parses back to
         let style = match driver {
             Driver::Postgres => Placeholders::Dollar,
             Driver::Mysql | Driver::Sqlite => Placeholders::Question,
         };
-        if let Err(why) = checked.render(style) {
-            problems.push(
-                src.diag(checked.statement.span().start, format!("this statement cannot be sent to the database exactly as checked: {why}"))
-                    .help("write the text or name another way (without backslashes or unusual quoting), or ask an engineer"),
-            );
-            return Err(problems);
+        match checked.sent(style) {
+            Ok((_, _, sent)) => checked.reads = reads_of(&sent, driver),
+            Err(why) => {
+                problems.push(
+                    src.diag(checked.statement.span().start, format!("this statement cannot be sent to the database exactly as checked: {why}"))
+                        .help("write the text or name another way (without backslashes or unusual quoting), or ask an engineer"),
+                );
+                return Err(problems);
+            }
         }
         Ok(checked)
     } else {
@@ -451,8 +602,7 @@ struct Check<'a, 'b> {
     policy: &'a Policy,
     problems: &'a mut Vec<Diagnostic>,
     params: Vec<(String, (usize, usize))>,
-    tables: Vec<String>,
-    ctes: BTreeSet<String>,
+    scope: CteScope,
     all_columns: Vec<OutputColumn>,
 }
 
@@ -500,11 +650,7 @@ impl Visitor for Check<'_, '_> {
                     .help("write `SELECT * FROM name` instead"),
             );
         }
-        if let Some(with) = &q.with {
-            for cte in &with.cte_tables {
-                self.ctes.insert(cte.alias.name.value.to_lowercase());
-            }
-        }
+        self.scope.enter(q);
         if !q.locks.is_empty() {
             // FOR UPDATE is reported from the tokens; the tree check is a second net
             if !self
@@ -522,6 +668,11 @@ impl Visitor for Check<'_, '_> {
                 );
             }
         }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        self.scope.leave(q);
         ControlFlow::Continue(())
     }
 
@@ -563,11 +714,10 @@ impl Visitor for Check<'_, '_> {
         match t {
             TableFactor::Table { name, args, .. } => {
                 let parts = name_parts(name);
-                let n = last_name(name);
                 if args.is_some() {
                     self.table_function(&parts, at);
-                } else if parts.len() == 1 && self.ctes.contains(&n) {
-                    // a CTE of this query
+                } else if is_cte(&self.scope, self.driver, name) {
+                    // a CTE in scope here
                 } else {
                     let full = parts.join(".");
                     if let Some(why) = allow::system_relation(self.driver, &parts)
@@ -578,10 +728,6 @@ impl Visitor for Check<'_, '_> {
                                 .diag(at, format!("`{name}` is {why}, and a query file may not read it"))
                                 .help("read your own tables; if this one is really needed, ask an engineer to add it to `allowed_relations:` in sqlcourier.yaml with a reason"),
                         );
-                    }
-                    let written = name.to_string();
-                    if !self.tables.contains(&written) {
-                        self.tables.push(written);
                     }
                 }
             }
@@ -658,10 +804,6 @@ impl Check<'_, '_> {
                     .diag(loc, format!("the table function `{full}` is not allowed in a query file"))
                     .help("read tables instead; if it is needed, ask an engineer to add it to `allowed_functions:` in sqlcourier.yaml with a reason"),
             );
-        }
-        let shown = format!("{full}()");
-        if !self.tables.contains(&shown) {
-            self.tables.push(shown);
         }
     }
 
@@ -795,6 +937,11 @@ impl CheckedStatement {
     /// placeholder written, the parameter name it binds; the error says why the
     /// statement cannot be sent.
     pub fn render(&self, style: Placeholders) -> Result<(String, Vec<String>), String> {
+        self.sent(style).map(|(sql, order, _)| (sql, order))
+    }
+
+    /// [`CheckedStatement::render`], with the tree the rendered text parsed back to.
+    fn sent(&self, style: Placeholders) -> Result<(String, Vec<String>, Statement), String> {
         let mut stmt = self.statement.clone();
         let mut order = Vec::new();
         let _ = visit_expressions_mut(&mut stmt, |e| {
@@ -823,8 +970,8 @@ impl CheckedStatement {
         if style == Placeholders::Dollar {
             order = self.params.clone();
         }
-        let sql = super::render::render(&stmt, self.driver)?;
-        Ok((sql, order))
+        let (sql, tree) = super::render::render_tree(&stmt, self.driver)?;
+        Ok((sql, order, tree))
     }
 
     /// The statement with each `:name` replaced by the expression `replace(name)`
@@ -953,7 +1100,9 @@ mod tests {
             )
             .unwrap_or_else(|e| panic!("{d:?}: {e:?}"));
             assert_eq!(c.params, ["period_start", "period_end"]);
-            assert_eq!(c.tables, ["members", "orders"]);
+            let reads: Vec<String> = c.reads.iter().map(Read::name).collect();
+            assert_eq!(reads, ["members", "orders"]);
+            assert!(c.reads.iter().all(|r| r.kind == ReadKind::Relation));
             assert_eq!(c.columns[1].name.as_deref(), Some("contact"));
             assert_eq!(c.columns[1].sources, ["email"]);
             assert!(c.columns[2].sources.is_empty(), "COUNT hides sources");
@@ -1201,10 +1350,13 @@ mod tests {
         policy
             .relations
             .insert("information_schema.columns".into(), "dictionary".into());
+        policy
+            .relations
+            .insert("pg_stat_activity".into(), "sessions report".into());
         let c = check_with(
             &SqlSource {
                 path: Path::new("q.sql"),
-                sql: "WITH x AS (SELECT id FROM a) SELECT g, (SELECT max(n) FROM b) AS m FROM x, generate_series(1, 3) g JOIN information_schema.columns c ON true WHERE EXISTS (SELECT 1 FROM s.d WHERE d.id = x.id) UNION ALL SELECT 1, 2 FROM e",
+                sql: "WITH x AS (SELECT id FROM a) SELECT g, (SELECT max(n) FROM b) AS m FROM x, generate_series(1, 3) g JOIN information_schema.columns c ON true JOIN pg_stat_activity p ON true WHERE EXISTS (SELECT 1 FROM s.d WHERE d.id = x.id) UNION ALL SELECT 1, 2 FROM e, a",
                 sql_line: 1,
                 sql_col: 1,
             },
@@ -1212,19 +1364,125 @@ mod tests {
             &policy,
         )
         .unwrap_or_else(|e| panic!("{e:?}"));
-        let mut t = c.tables.clone();
-        t.sort();
-        assert_eq!(
-            t,
-            [
-                "a",
-                "b",
-                "e",
-                "generate_series()",
-                "information_schema.columns",
-                "s.d"
-            ]
+        let reads: Vec<(String, ReadKind)> = c.reads.iter().map(|r| (r.name(), r.kind)).collect();
+        use ReadKind::*;
+        let want = [
+            ("a", Relation),
+            ("b", Relation),
+            ("generate_series()", TableFunction),
+            ("information_schema.columns", SystemCatalog),
+            ("pg_stat_activity", SystemCatalog),
+            ("s.d", Relation),
+            ("e", Relation),
+        ];
+        let want: Vec<(String, ReadKind)> = want.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+        assert_eq!(reads, want, "CTE `x` is not a read, `a` once");
+        assert_eq!(c.reads[2].policy_key(), "generate_series");
+    }
+
+    #[test]
+    fn reads_of_mysql_catalogs_and_sequence_tables() {
+        let mut policy = Policy::default();
+        for r in ["seq_1_to_3", "performance_schema.threads", "sys.version"] {
+            policy.relations.insert(r.into(), "test".into());
+        }
+        policy
+            .relations
+            .insert("mysql.help_topic".into(), "test".into());
+        policy.functions.insert("json_table".into(), "test".into());
+        let c = check_with(
+            &SqlSource {
+                path: Path::new("q.sql"),
+                sql: "SELECT 1 AS a FROM seq_1_to_3, performance_schema.threads, sys.version, mysql.help_topic, `Orders`, JSON_TABLE('[1]', '$[*]' COLUMNS (v INT PATH '$')) j",
+                sql_line: 1,
+                sql_col: 1,
+            },
+            Driver::Mysql,
+            &policy,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let reads: Vec<(String, ReadKind)> = c.reads.iter().map(|r| (r.name(), r.kind)).collect();
+        use ReadKind::*;
+        let want = [
+            ("seq_1_to_3", SequenceTable),
+            ("performance_schema.threads", SystemCatalog),
+            ("sys.version", SystemCatalog),
+            ("mysql.help_topic", SystemCatalog),
+            ("Orders", Relation),
+            ("json_table()", TableFunction),
+        ];
+        let want: Vec<(String, ReadKind)> = want.iter().map(|(n, k)| (n.to_string(), *k)).collect();
+        assert_eq!(reads, want);
+    }
+
+    #[test]
+    fn reads_come_from_the_tree_that_is_sent() {
+        // PostgreSQL folds the unquoted name: the server reads `members`, not `Members`
+        let c = run(
+            "SELECT m.id FROM Members m JOIN \"Orders\" o ON o.member_id = m.id",
+            Driver::Postgres,
+        )
+        .unwrap();
+        let names: Vec<String> = c.reads.iter().map(Read::name).collect();
+        assert_eq!(names, ["members", "Orders"]);
+        // and they are exactly the reads of the text sent, parsed again
+        for (sql, d) in [
+            (
+                "WITH w AS (SELECT * FROM Members) SELECT * FROM w, Orders",
+                Driver::Postgres,
+            ),
+            (
+                "SELECT * FROM `Members` m, orders WHERE m.a = 'x\\\\'",
+                Driver::Mysql,
+            ),
+            (
+                "SELECT * FROM Members, (SELECT 1 AS b FROM t) x",
+                Driver::Sqlite,
+            ),
+        ] {
+            let c = run(sql, d).unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            let (sent, _) = c
+                .render(match d {
+                    Driver::Postgres => Placeholders::Dollar,
+                    _ => Placeholders::Question,
+                })
+                .unwrap();
+            let again = Parser::new(dialect(d).as_ref())
+                .try_with_sql(&sent)
+                .unwrap()
+                .parse_statement()
+                .unwrap();
+            assert_eq!(c.reads, reads_of(&again, d), "{sent}");
+        }
+    }
+
+    #[test]
+    fn a_cte_body_with_the_cte_name_reads_the_real_relation() {
+        // the CTE is not in scope in its own (non-recursive) body
+        refused(
+            "WITH pg_authid AS (SELECT * FROM pg_authid) SELECT rolname FROM pg_authid",
+            Driver::Postgres,
+            "system catalog",
         );
+        refused(
+            "WITH seq_1_to_9 AS (SELECT * FROM seq_1_to_9) SELECT * FROM seq_1_to_9",
+            Driver::Mysql,
+            "sequence table",
+        );
+        let c = run(
+            "WITH members AS (SELECT * FROM members WHERE id > 1) SELECT * FROM members",
+            Driver::Postgres,
+        )
+        .unwrap();
+        let names: Vec<String> = c.reads.iter().map(Read::name).collect();
+        assert_eq!(names, ["members"]);
+        // a recursive CTE naming itself reads nothing
+        let c = run(
+            "WITH RECURSIVE t AS (SELECT 1 AS n UNION ALL SELECT n + 1 FROM t WHERE n < 3) SELECT n FROM t",
+            Driver::Postgres,
+        )
+        .unwrap();
+        assert!(c.reads.is_empty(), "{:?}", c.reads);
     }
 
     #[test]

@@ -47,6 +47,8 @@ const REFUSED_MYSQL: &[&str] = &[
     "SELECT * FROM (TABLE mysql.user) t",
     "SELECT * FROM it_guard_people NATURAL JOIN mysql.db",
     "SELECT id FROM it_guard_people WHERE 1 = (SELECT 1 FROM mysql.user LIMIT 1)",
+    // a CTE is not in scope in its own body: the inner name is the sequence table
+    "WITH seq_1_to_10 AS (SELECT seq FROM seq_1_to_10) SELECT seq FROM seq_1_to_10",
 ];
 
 const REFUSED_POSTGRES: &[&str] = &[
@@ -91,6 +93,10 @@ const REFUSED_POSTGRES: &[&str] = &[
     "SELECT * FROM XMLTABLE('/a' PASSING '<a/>' COLUMNS x text) t",
     "SELECT (pg_sleep(1)).x",
     "SELECT ARRAY(SELECT rolname FROM pg_roles) AS r",
+    // a CTE is not in scope in its own body, nor before it: the inner names are the
+    // catalogs (every user may read pg_stat_activity: other sessions' queries)
+    "WITH pg_stat_activity AS (SELECT query FROM pg_stat_activity) SELECT query AS a FROM pg_stat_activity",
+    "WITH a AS (SELECT query FROM pg_file_settings), pg_file_settings AS (SELECT 1 AS query) SELECT query FROM a",
 ];
 
 const REFUSED_SQLITE: &[&str] = &[
@@ -242,15 +248,7 @@ async fn mysql_server_receives_only_what_was_approved() {
           INSERT INTO it_guard_people VALUES (1, 'x\\'), (2, 'y');",
     )
     .await;
-    let mut admin = sqlx::MySqlConnection::connect(&url).await.unwrap();
-    let started: String = sqlx::query_scalar("SELECT CAST(NOW(6) AS CHAR)")
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
-    admin
-        .execute("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = ON")
-        .await
-        .unwrap();
+    let mut log = support::MysqlLog::start(&url).await;
     // a read-only user of its own, so other tests' statements are not in the picture
     let ro_user = "sqlcourier_ro_guard";
     let logged = support::read_only(&url).replacen(
@@ -259,59 +257,38 @@ async fn mysql_server_receives_only_what_was_approved() {
         1,
     );
     let repo = run_text_corpus_as("mysql", &url, &logged, TEXT_MYSQL);
-    admin.execute("SET GLOBAL general_log = OFF").await.unwrap();
+    let since = log.started();
+    let rows: Vec<support::LoggedStatement> = log
+        .since(since)
+        .await
+        .into_iter()
+        .filter(|r| r.user_host.starts_with(&format!("{ro_user}[")) && r.command != "Connect")
+        .collect();
+    log.stop().await;
 
     // every statement the read-only user sent is sqlcourier's own session set-up or the
     // exact rendering of an approved query
-    let rows = sqlx::query(
-        "SELECT CAST(command_type AS CHAR), CAST(argument AS CHAR) FROM mysql.general_log
-         WHERE event_time >= ? AND user_host LIKE CONCAT(?, '[%')
-           AND command_type IN ('Query', 'Prepare', 'Execute')",
-    )
-    .bind(&started)
-    .bind(ro_user)
-    .fetch_all(&mut admin)
-    .await
-    .unwrap();
     assert!(!rows.is_empty(), "the general log recorded nothing");
     let approved: Vec<String> = TEXT_MYSQL
         .iter()
         .map(|(sql, _)| rendered(sql, sqlcourier::catalog::config::Driver::Mysql))
         .collect();
-    let own = [
-        "SET NAMES",
-        "SET SESSION sql_mode",
-        "SET sql_mode",
-        "SELECT @@SESSION.sql_mode",
-        "SELECT DATABASE()",
-        "SELECT CONNECTION_ID()",
-        "SELECT CAST(CURRENT_USER() AS CHAR)",
-        "SHOW GRANTS",
-        "SET time_zone",
-        "SET SESSION max_statement_time",
-        "START TRANSACTION READ ONLY",
-        "ROLLBACK",
-        // source::resolution: stored functions that could shadow a called built-in
-        "SELECT CAST(ROUTINE_NAME AS CHAR) FROM information_schema.ROUTINES",
-    ];
     let mut seen_approved = 0;
     for r in &rows {
-        let kind: String = r.get(0);
-        let arg: String = r.get(1);
-        let arg = arg.trim();
-        if own.iter().any(|o| arg.starts_with(o)) {
+        if support::is_own_statement(support::MYSQL_OWN_STATEMENTS, &r.argument) {
             continue;
         }
         // Execute lines show the statement with the bound values
         assert!(
-            approved.iter().any(|a| a == arg),
-            "the server received a statement the guard did not approve ({kind}): {arg}"
+            approved.contains(&r.argument),
+            "the server received a statement the guard did not approve ({}): {}",
+            r.command,
+            r.argument
         );
         seen_approved += 1;
     }
     assert!(seen_approved >= TEXT_MYSQL.len(), "{seen_approved}");
     drop(repo);
-    admin.close().await.unwrap();
 }
 
 /// The SQL sqlcourier sends for `sql` (test-side rendering through the library).
@@ -444,12 +421,8 @@ async fn postgres_hostile_text_and_role_settings() {
         "sqlcourier_ro_guard:sqlcourier_ro_guard",
         1,
     );
-    let log = pg_log_file();
-    let log_start = log
-        .as_ref()
-        .and_then(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let log = support::PgLog::open();
+    let log_start = log.as_ref().map(|l| l.mark()).unwrap_or(0);
     let result = std::panic::AssertUnwindSafe(async {
         let repo = run_text_corpus_as("postgres", &url, &ro, TEXT_POSTGRES);
         drop(repo);
@@ -480,32 +453,9 @@ async fn postgres_hostile_text_and_role_settings() {
     assert_eq!(got.unwrap(), r"a\");
 }
 
-/// The server log of the Debian cluster tests/lib/databases.sh starts (`log_statement`
-/// goes there). Under tests/run.sh it must exist.
-fn pg_log_file() -> Option<std::path::PathBuf> {
-    let found = std::fs::read_dir("/var/log/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("postgresql-") && n.ends_with("-main.log"))
-        })
-        .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
-    if found.is_none() && std::env::var("SQLCOURIER_REQUIRE_DATABASES").is_ok() {
-        panic!("no PostgreSQL server log in /var/log/postgresql");
-    }
-    found
-}
-
 /// Every statement the read-only user ran in `db` since `from` is sqlcourier's own
 /// session work or exactly an approved rendering.
-fn pg_log_shows_only_approved(log: &std::path::Path, from: u64, db: &str) {
-    use std::io::{Read, Seek};
-    let mut f = std::fs::File::open(log).unwrap();
-    f.seek(std::io::SeekFrom::Start(from)).unwrap();
-    let mut text = String::new();
-    f.read_to_string(&mut text).unwrap();
+fn pg_log_shows_only_approved(log: &support::PgLog, from: u64, db: &str) {
     let approved: Vec<String> = TEXT_POSTGRES
         .iter()
         .map(|(sql, _)| {
@@ -524,40 +474,25 @@ fn pg_log_shows_only_approved(log: &std::path::Path, from: u64, db: &str) {
                 .0
         })
         .collect();
-    let own = [
-        "SELECT set_config(",
-        "SELECT current_setting(",
-        "SELECT pg_backend_pid()",
-        "SELECT format_type(",
-        "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-        "ROLLBACK",
-        "WITH me AS (SELECT oid, rolname FROM pg_roles WHERE rolname = current_user)",
-        // source::resolution: objects that could shadow a name, where relations resolve
-        "WITH path AS (",
-        "SELECT n.nspname::text FROM pg_catalog.pg_class c",
-        "",
-    ];
-    let me = format!("sqlcourier_ro_guard@{db} ");
+    let me = format!("sqlcourier_ro_guard@{db}");
     let mut seen = 0;
-    for line in text.lines().filter(|l| l.contains(&me)) {
-        let sql = if let Some((_, s)) = line.split_once("LOG:  statement: ") {
-            s
-        } else if let Some((_, s)) = line.split_once("LOG:  execute ") {
-            s.split_once(": ").map(|(_, s)| s).unwrap_or("")
-        } else {
-            continue;
-        };
-        let sql = sql.trim();
-        if own.contains(&sql) || own.iter().any(|o| !o.is_empty() && sql.starts_with(o)) {
+    for st in log
+        .statements_since(from)
+        .iter()
+        .filter(|s| s.user_db == me)
+    {
+        if support::is_own_statement(support::PG_OWN_STATEMENTS, &st.sql) {
             continue;
         }
-        let body = sql
+        let body = st
+            .sql
             .strip_prefix("COPY (")
             .and_then(|b| b.strip_suffix(") TO STDOUT"))
-            .unwrap_or(sql);
+            .unwrap_or(&st.sql);
         assert!(
             approved.iter().any(|a| a == body),
-            "PostgreSQL ran a statement the guard did not approve: {sql}"
+            "PostgreSQL ran a statement the guard did not approve: {}",
+            st.sql
         );
         seen += 1;
     }

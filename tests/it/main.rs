@@ -128,7 +128,7 @@ fn explain_markdown_lists_masks_and_files() {
     let md = String::from_utf8_lossy(&o.stdout);
     assert!(md.contains("`email` → hash"), "{md}");
     assert!(md.contains("new_members_tokyo_{period}.csv"), "{md}");
-    assert!(md.contains("| Reads | `members` |"), "{md}");
+    assert!(md.contains("| Reads | `members` (table) |"), "{md}");
 }
 
 #[test]

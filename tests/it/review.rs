@@ -242,3 +242,54 @@ fn warnings_for_an_inclusive_period_end_and_select_star_do_not_fail_the_check() 
     );
     assert!(out.contains("warning(s)"), "{out}");
 }
+
+/// Issue #11 item 4: the summary's "Reads" line names every relation the sent
+/// statement reads, each with what it is; CTE names are not reads.
+#[test]
+fn reads_line_names_each_table_view_catalog_and_table_function() {
+    let extra = "    allowed_relations:\n      information_schema.columns: \"the data dictionary export\"\n    allowed_functions:\n      generate_series: \"calendar rows\"\n";
+    let repo = Repo::with_database("postgres", extra);
+    std::fs::create_dir_all(repo.path().join("schema")).unwrap();
+    std::fs::write(
+        repo.path().join("schema/main.yaml"),
+        "database: main\ndriver: postgres\ntables:\n  - name: active_members\n    kind: view\n    columns:\n      - name: member_id\n        type: bigint\n        nullable: false\n      - name: prefecture\n        type: text\n        nullable: false\n  - name: orders\n    columns:\n      - name: member_id\n        type: bigint\n        nullable: false\n      - name: amount\n        type: integer\n        nullable: false\n",
+    )
+    .unwrap();
+    // `recent` is a CTE, named like nothing in the catalogue; `orders` also appears
+    // inside it and again in a subquery: listed once
+    let sql = "WITH recent AS (SELECT member_id, amount FROM orders WHERE amount > 0)\nSELECT a.prefecture, d.d AS day, c.data_type AS typ, (SELECT count(*) FROM orders) AS n\nFROM active_members a\nJOIN recent r ON r.member_id = a.member_id\nCROSS JOIN generate_series(1, 3) AS d(d)\nCROSS JOIN information_schema.columns c";
+    repo.query("q.sql", "", sql);
+    let o = repo.run("", &["check", "--explain", "markdown"]);
+    let md = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| Reads |"))
+        .unwrap_or_else(|| panic!("no Reads row in\n{md}"));
+    assert_eq!(
+        row,
+        "| Reads | `orders` (table), `active_members` (view), `generate_series()` (table function, in `allowed_functions:` \"calendar rows\"), `information_schema.columns` (system catalog, in `allowed_relations:` \"the data dictionary export\") |",
+        "{md}"
+    );
+    assert!(!row.contains("recent"), "a CTE is not a read: {row}");
+    assert_tables_well_formed(&md);
+
+    // the plain summary says the same, without Markdown
+    let o = repo.run("", &["check", "--explain", "text"]);
+    let plain = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        plain.contains("  Reads: orders (table), active_members (view), generate_series() (table function, in allowed_functions: \"calendar rows\"), information_schema.columns (system catalog, in allowed_relations: \"the data dictionary export\")\n"),
+        "{plain}"
+    );
+
+    // without a catalogue, a relation is "table or view", and says why
+    std::fs::remove_file(repo.path().join("schema/main.yaml")).unwrap();
+    let o = repo.run("", &["check", "--explain", "markdown"]);
+    let md = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        md.contains("| Reads | `orders` (table or view: no schema catalogue tells which), `active_members` (table or view: no schema catalogue tells which), `generate_series()` (table function,"),
+        "{md}"
+    );
+    assert_tables_well_formed(&md);
+}

@@ -342,6 +342,19 @@ tables:
     );
     assert!(out.contains("run the schema workflow"), "{out}");
     assert!(!out.contains("queries/schema.sql"), "{out}");
+    // the reviewer summary tells the view from the tables, from the pulled catalogue
+    repo.query(
+        "kinds.sql",
+        "",
+        "SELECT a.id, o.total FROM active a JOIN members m ON m.id = a.id JOIN sales.orders o ON o.id = a.id",
+    );
+    let o = repo.run("", &["check", "--explain", "markdown", "queries/kinds.sql"]);
+    let md = String::from_utf8_lossy(&o.stdout).to_string();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        md.contains("| Reads | `active` (view), `members` (table), `sales.orders` (table) |"),
+        "{md}"
+    );
     exec_pg(
         &admin,
         &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),

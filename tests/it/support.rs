@@ -215,3 +215,266 @@ fn take(field: &mut String, quoted: &mut bool) -> Option<String> {
     let q = std::mem::replace(quoted, false);
     if f.is_empty() && !q { None } else { Some(f) }
 }
+
+// ------------------------------------------------------------------ what a server received
+
+/// The statements sqlcourier itself sends around a query (session set-up, the privilege
+/// and name-resolution checks, the transaction), as prefixes of what MariaDB logs.
+pub const MYSQL_OWN_STATEMENTS: &[&str] = &[
+    "SET NAMES",
+    "SET SESSION sql_mode",
+    "SET sql_mode",
+    "SELECT @@SESSION.sql_mode",
+    "SELECT DATABASE()",
+    "SELECT CONNECTION_ID()",
+    "SELECT CAST(CURRENT_USER() AS CHAR)",
+    "SHOW GRANTS",
+    "SET time_zone",
+    "SET SESSION max_statement_time",
+    "START TRANSACTION READ ONLY",
+    "ROLLBACK",
+    // source::resolution: stored functions that could shadow a called built-in
+    "SELECT CAST(ROUTINE_NAME AS CHAR) FROM information_schema.ROUTINES",
+];
+
+/// The same for PostgreSQL, as the first line of what it logs (`""`: a statement
+/// whose text starts with a line break).
+pub const PG_OWN_STATEMENTS: &[&str] = &[
+    "SELECT set_config(",
+    "SELECT current_setting(",
+    "SELECT pg_backend_pid()",
+    "SELECT format_type(",
+    "BEGIN TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+    "ROLLBACK",
+    "WITH me AS (SELECT oid, rolname FROM pg_roles WHERE rolname = current_user)",
+    // source::resolution: objects that could shadow a name, where relations resolve
+    "WITH path AS (",
+    "SELECT n.nspname::text FROM pg_catalog.pg_class c",
+    "",
+];
+
+/// Whether `sql` (as logged) is one of sqlcourier's own statements in `own`.
+pub fn is_own_statement(own: &[&str], sql: &str) -> bool {
+    own.contains(&sql) || own.iter().any(|o| !o.is_empty() && sql.starts_with(o))
+}
+
+/// One entry of MariaDB's general log.
+#[derive(Debug, Clone)]
+pub struct LoggedStatement {
+    /// The connection (`thread_id`).
+    pub thread: u64,
+    /// `user[user] @ host [ip]`.
+    pub user_host: String,
+    /// `Connect`, `Query`, `Prepare` or `Execute`.
+    pub command: String,
+    /// The statement (for `Execute` with the bound values in it); for `Connect`,
+    /// `user@host on database using …`.
+    pub argument: String,
+}
+
+/// What MariaDB received, from its general log written to the table
+/// `mysql.general_log`. The log is one switch for the whole server and tests run in
+/// parallel: readers sign in to the table `it_general_log_readers` of the test
+/// database under a server lock, and the last one to leave turns the log off again.
+///
+/// Entries are found by connection, not by time: `event_time` is written in each
+/// session's time zone (sqlcourier's sessions set the query's), but connection ids
+/// only grow, so the connections made after a [`MysqlLog::mark`] are exactly those with
+/// a larger id.
+pub struct MysqlLog {
+    url: String,
+    admin: sqlx::MySqlConnection,
+    started: u64,
+}
+
+const MYSQL_LOG_LOCK: &str = "sqlcourier_it_general_log";
+
+impl MysqlLog {
+    /// Turns the general log on (as the admin user of `admin_url`, who holds SUPER in
+    /// tests/lib/databases.sh).
+    pub async fn start(admin_url: &str) -> MysqlLog {
+        use sqlx::{Connection, Executor};
+        let mut admin = sqlx::MySqlConnection::connect(admin_url).await.unwrap();
+        admin
+            .execute("CREATE TABLE IF NOT EXISTS it_general_log_readers (conn BIGINT UNSIGNED PRIMARY KEY)")
+            .await
+            .unwrap();
+        Self::lock(&mut admin).await;
+        admin
+            .execute(
+                "INSERT IGNORE INTO it_general_log_readers VALUES (CONNECTION_ID());
+                 SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = ON",
+            )
+            .await
+            .unwrap();
+        Self::unlock(&mut admin).await;
+        let mut log = MysqlLog {
+            url: admin_url.to_string(),
+            admin,
+            started: 0,
+        };
+        log.started = log.mark().await;
+        log
+    }
+
+    async fn lock(c: &mut sqlx::MySqlConnection) {
+        let got: Option<i64> = sqlx::query_scalar("SELECT GET_LOCK(?, 60)")
+            .bind(MYSQL_LOG_LOCK)
+            .fetch_one(&mut *c)
+            .await
+            .unwrap();
+        assert_eq!(got, Some(1), "could not take the general-log lock");
+    }
+
+    async fn unlock(c: &mut sqlx::MySqlConnection) {
+        sqlx::query("SELECT RELEASE_LOCK(?)")
+            .bind(MYSQL_LOG_LOCK)
+            .execute(&mut *c)
+            .await
+            .unwrap();
+    }
+
+    /// A point in the log: the id of a connection made now (every later connection
+    /// has a larger one).
+    pub async fn mark(&mut self) -> u64 {
+        use sqlx::Connection;
+        let mut c = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
+        let id: u64 = sqlx::query_scalar("SELECT CONNECTION_ID()")
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        c.close().await.unwrap();
+        id
+    }
+
+    /// The mark [`MysqlLog::start`] took once the log was on.
+    pub fn started(&self) -> u64 {
+        self.started
+    }
+
+    /// Every connection and statement the server logged for connections made after
+    /// `mark`, any user, in the order logged.
+    pub async fn since(&mut self, mark: u64) -> Vec<LoggedStatement> {
+        use sqlx::Row;
+        sqlx::query(
+            "SELECT thread_id, CAST(user_host AS CHAR), CAST(command_type AS CHAR),
+                    CAST(argument AS CHAR)
+               FROM mysql.general_log
+              WHERE thread_id > ? AND command_type IN ('Connect', 'Query', 'Prepare', 'Execute')",
+        )
+        .bind(mark)
+        .fetch_all(&mut self.admin)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| LoggedStatement {
+            thread: r.get(0),
+            user_host: r.get(1),
+            command: r.get(2),
+            argument: r.get::<String, _>(3).trim().to_string(),
+        })
+        .collect()
+    }
+
+    /// Signs out; the last reader turns the general log off.
+    pub async fn stop(mut self) {
+        use sqlx::{Connection, Executor};
+        Self::lock(&mut self.admin).await;
+        self.admin
+            .execute(
+                "DELETE FROM it_general_log_readers WHERE conn = CONNECTION_ID()
+                   OR conn NOT IN (SELECT ID FROM information_schema.PROCESSLIST)",
+            )
+            .await
+            .unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM it_general_log_readers")
+            .fetch_one(&mut self.admin)
+            .await
+            .unwrap();
+        if left == 0 {
+            self.admin
+                .execute("SET GLOBAL general_log = OFF")
+                .await
+                .unwrap();
+        }
+        Self::unlock(&mut self.admin).await;
+        self.admin.close().await.unwrap();
+    }
+}
+
+/// One statement in PostgreSQL's server log (`log_statement = 'all'`).
+#[derive(Debug, Clone)]
+pub struct PgLogged {
+    /// The backend's process id.
+    pub pid: u32,
+    /// `user@database`.
+    pub user_db: String,
+    /// The statement's first line (`statement:` and extended-protocol `execute` lines).
+    pub sql: String,
+}
+
+/// What PostgreSQL received, from the server log of the Debian cluster
+/// tests/lib/databases.sh starts (`log_line_prefix = '%m [%p] %q%u@%d '`). The test
+/// turns `log_statement = 'all'` on for its own role or database.
+pub struct PgLog {
+    path: PathBuf,
+}
+
+impl PgLog {
+    /// The newest `/var/log/postgresql/postgresql-*-main.log`. Under tests/run.sh
+    /// (`SQLCOURIER_REQUIRE_DATABASES`) it must exist; otherwise `None` skips the proof.
+    pub fn open() -> Option<PgLog> {
+        let found = std::fs::read_dir("/var/log/postgresql")
+            .ok()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("postgresql-") && n.ends_with("-main.log"))
+            })
+            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        if found.is_none() && std::env::var("SQLCOURIER_REQUIRE_DATABASES").is_ok() {
+            panic!("no PostgreSQL server log in /var/log/postgresql");
+        }
+        found.map(|path| PgLog { path })
+    }
+
+    /// The log's length now: read from here with [`PgLog::text_since`].
+    pub fn mark(&self) -> u64 {
+        std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Everything written to the log after `from`.
+    pub fn text_since(&self, from: u64) -> String {
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::open(&self.path).unwrap();
+        f.seek(std::io::SeekFrom::Start(from)).unwrap();
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes).unwrap();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// The statements logged after `from`, any user and database, in order.
+    pub fn statements_since(&self, from: u64) -> Vec<PgLogged> {
+        self.text_since(from)
+            .lines()
+            .filter_map(|line| {
+                let (_, rest) = line.split_once(" [")?;
+                let (pid, rest) = rest.split_once("] ")?;
+                let (user_db, msg) = rest.split_once(" LOG:  ")?;
+                let sql = if let Some(s) = msg.strip_prefix("statement: ") {
+                    s
+                } else {
+                    msg.strip_prefix("execute ")?.split_once(": ")?.1
+                };
+                Some(PgLogged {
+                    pid: pid.parse().ok()?,
+                    user_db: user_db.to_string(),
+                    sql: sql.trim().to_string(),
+                })
+            })
+            .collect()
+    }
+}
