@@ -5,6 +5,9 @@
 #
 #   tests/fresh/readme-commands.sh root    as root
 #   tests/fresh/readme-commands.sh sudo    as a normal user with sudo (NOPASSWD)
+#   tests/fresh/readme-commands.sh root again
+#                                          the last root's clone moved to this HEAD,
+#                                          then only ./tests/run.sh (after a fix)
 #
 # The root gets its own PID and network namespace (a veth pair with NAT to the host,
 # so the Debian and crates.io mirrors answer but the host's 127.0.0.1 servers do
@@ -17,7 +20,9 @@
 set -euo pipefail
 
 mode=${1:-root}
-[[ $mode == root || $mode == sudo ]] || { echo "usage: $0 root|sudo" >&2; exit 2; }
+again=0
+[[ ${2:-} == again ]] && again=1
+[[ $mode == root || $mode == sudo ]] || { echo "usage: $0 root|sudo [again]" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "needs root" >&2; exit 2; }
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 base=${SQLCOURIER_FRESH_DIR:-/var/tmp/sqlcourier-fresh}
@@ -36,37 +41,55 @@ if ((${#need[@]})); then
   apt-get install -y -q "${need[@]}" >/dev/null \
     || { apt-get update -q >/dev/null && apt-get install -y -q "${need[@]}" >/dev/null; }
 fi
-rm -rf "$work" && mkdir -p "$work"
-say "debootstrap --variant=minbase bookworm (sudo for the sudo user only)"
-extra=()
-[[ $mode == sudo ]] && extra=(--include=sudo)
-debootstrap --variant=minbase "${extra[@]}" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-# a machine knows its own name (sudo looks it up)
-printf '127.0.1.1\t%s\n' "$(hostname)" >>"$root/etc/hosts"
-# the machine's trust store (not the project's business: a machine of this kind reaches
-# the registries through an egress proxy whose CA the host trusts), as on a fresh machine
-# of the same kind; the ca-certificates package itself is left to tests/run.sh
-mkdir -p "$root/etc/ssl/certs" "$root/usr/local/share/ca-certificates"
-cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
-cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
-
 if [[ $mode == root ]]; then
   user=root home=/root
 else
   user=dev home=/home/dev
-  chroot "$root" useradd --create-home --shell /bin/bash dev
-  echo 'dev ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/dev"
 fi
-# rustup's default toolchain and cargo-nextest, as on a fresh machine of this kind
-toolchain=$(rustup default | cut -d' ' -f1)
-mkdir -p "$root$home/.rustup/toolchains" "$root$home/.cargo"
-cp -a "$HOME/.rustup/settings.toml" "$root$home/.rustup/"
-cp -a "$HOME/.rustup/toolchains/$toolchain" "$root$home/.rustup/toolchains/"
-cp -a "$HOME/.cargo/bin" "$root$home/.cargo/"
-cp -a "$(command -v cargo-nextest)" "$root/usr/local/bin/"
-git clone -q "$repo" "$root$home/sqlcourier"
-chroot "$root" chown -R "$user:$user" "$home"
+if [[ $again == 1 ]]; then
+  [[ -d $root$home/sqlcourier ]] || { echo "no root to run again in: run '$0 $mode' first" >&2; exit 2; }
+  say "again: the root of the last '$mode' run, its clone moved to this HEAD"
+  git -c safe.directory='*' -C "$root$home/sqlcourier" fetch -q "$repo" HEAD
+  git -c safe.directory='*' -C "$root$home/sqlcourier" reset -q --hard FETCH_HEAD
+  chroot "$root" chown -R "$user:$user" "$home/sqlcourier"
+  touch "$root/tmp/.again"
+else
+  rm -rf "$work" && mkdir -p "$work"
+  say "debootstrap --variant=minbase bookworm (sudo for the sudo user only)"
+  extra=()
+  [[ $mode == sudo ]] && extra=(--include=sudo)
+  debootstrap --variant=minbase "${extra[@]}" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1
+  cp /etc/resolv.conf "$root/etc/resolv.conf"
+  # /etc/hosts as Debian's installer (or cloud-init) writes it: debootstrap writes none,
+  # and a machine knows localhost and its own name (sudo looks it up)
+  printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' \
+    "$(hostname)" >"$root/etc/hosts"
+  # the machine's trust store (not the project's business: a machine of this kind reaches
+  # the registries through an egress proxy whose CA the host trusts), as on a fresh machine
+  # of the same kind; the ca-certificates package itself is left to tests/run.sh
+  mkdir -p "$root/etc/ssl/certs" "$root/usr/local/share/ca-certificates"
+  cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/"
+  cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
+
+  if [[ $mode == sudo ]]; then
+    chroot "$root" useradd --create-home --shell /bin/bash dev
+    echo 'dev ALL=(ALL) NOPASSWD:ALL' >"$root/etc/sudoers.d/dev"
+  fi
+  # rustup's default toolchain and cargo-nextest, as on a fresh machine of this kind
+  toolchain=$(rustup default | cut -d' ' -f1)
+  mkdir -p "$root$home/.rustup/toolchains" "$root$home/.cargo"
+  cp -a "$HOME/.rustup/settings.toml" "$root$home/.rustup/"
+  cp -a "$HOME/.rustup/toolchains/$toolchain" "$root$home/.rustup/toolchains/"
+  cp -a "$HOME/.cargo/bin" "$root$home/.cargo/"
+  cp -a "$(command -v cargo-nextest)" "$root/usr/local/bin/"
+  git clone -q "$repo" "$root$home/sqlcourier"
+  chroot "$root" chown -R "$user:$user" "$home"
+  rm -f "$root/tmp/.again"
+fi
+
+# where this run's times and logs go (an `again` run keeps the first run's)
+out=$work
+[[ $again == 1 ]] && out=$work/again && rm -rf "$out" && mkdir -p "$out" && rm -f "$root"/tmp/0*.log
 
 # own network namespace: veth + NAT, nothing of the host's loopback is visible
 ip netns del "$ns" 2>/dev/null || true
@@ -103,10 +126,12 @@ t() {
   echo "$name: rc=$rc $(( $(date +%s) - s )) s"
 }
 sudo_=""; [ "$(id -u)" -ne 0 ] && sudo_=sudo
-t 01-demo-without-gcc cargo run -- demo
-t 02-apt-gcc $sudo_ apt-get install -y gcc
-[ -x /usr/bin/cc ] || t 02b-apt-update-gcc sh -c "$sudo_ apt-get update && $sudo_ apt-get install -y gcc"
-t 03-demo cargo run -- demo
+if [ ! -f /tmp/.again ]; then
+  t 01-demo-without-gcc cargo run -- demo
+  t 02-apt-gcc $sudo_ apt-get install -y gcc
+  [ -x /usr/bin/cc ] || t 02b-apt-update-gcc sh -c "$sudo_ apt-get update && $sudo_ apt-get install -y gcc"
+  t 03-demo cargo run -- demo
+fi
 t 04-tests-run ./tests/run.sh
 tail -n 3 /tmp/04-tests-run.log
 EOS
@@ -119,6 +144,6 @@ ip netns exec "$ns" unshare --pid --mount --fork --propagation private bash -c "
   mount --rbind /sys '$root/sys'
   mount -t tmpfs tmpfs '$root/run'
   chroot '$root' /usr/sbin/runuser -u '$user' -- env -i HOME='$home' USER='$user' LANG=C.UTF-8 TERM=dumb $(ca_env) bash /tmp/commands.sh
-" | tee "$work/times.txt"
-cp "$root"/tmp/*.log "$work/" 2>/dev/null || true
-say "logs in $work"
+" | tee "$out/times.txt"
+cp "$root"/tmp/*.log "$out/" 2>/dev/null || true
+say "logs in $out"

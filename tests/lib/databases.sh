@@ -122,7 +122,9 @@ start_postgres() {
   if [ "$PG_PORT" != 5432 ]; then
     as_root pg_conftool "$v" main set port "$PG_PORT"
   fi
-  as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start
+  # listen on 127.0.0.1 whatever the cluster's listen_addresses says: its default,
+  # localhost, fails the start on a machine whose /etc/hosts has no localhost line
+  as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start -- -o "-c listen_addresses=127.0.0.1"
   for _ in $(seq 1 60); do
     postgres_answers && return 0
     sleep 0.5
