@@ -265,38 +265,33 @@ impl Stmt {
     /// Column `i` as UTF-8 bytes (not checked to be valid UTF-8), borrowed until the
     /// next call on this statement.
     pub(super) fn text(&self, i: usize) -> Result<&[u8], StepError> {
-        // SAFETY: a live statement on a row; the pointer is valid for column_bytes
-        // bytes until the next step or conversion of this column, and the borrow of
-        // self keeps both from happening
-        unsafe {
-            let p = ffi::sqlite3_column_text(self.raw.as_ptr(), col(i));
-            let n = self.len(i);
-            if p.is_null() {
-                return if n == 0 {
-                    Ok(&[])
-                } else {
-                    Err(StepError::of(self.db, ffi::SQLITE_NOMEM))
-                };
-            }
-            Ok(std::slice::from_raw_parts(p, n))
-        }
+        // SAFETY: a live statement on a row
+        let p = unsafe { ffi::sqlite3_column_text(self.raw.as_ptr(), col(i)) };
+        self.bytes(p, i)
     }
 
     /// Column `i` as bytes, borrowed until the next call on this statement.
     pub(super) fn blob(&self, i: usize) -> Result<&[u8], StepError> {
-        // SAFETY: as in `text`; a zero-length blob is a NULL pointer
-        unsafe {
-            let p = ffi::sqlite3_column_blob(self.raw.as_ptr(), col(i)).cast::<u8>();
-            let n = self.len(i);
-            if p.is_null() {
-                return if n == 0 {
-                    Ok(&[])
-                } else {
-                    Err(StepError::of(self.db, ffi::SQLITE_NOMEM))
-                };
-            }
-            Ok(std::slice::from_raw_parts(p, n))
+        // SAFETY: a live statement on a row
+        let p = unsafe { ffi::sqlite3_column_blob(self.raw.as_ptr(), col(i)) };
+        self.bytes(p.cast(), i)
+    }
+
+    /// The bytes at `p`, which `sqlite3_column_text` / `_blob` just returned for column
+    /// `i`: a NULL pointer is an empty value, or a failed allocation when the size says
+    /// there is something.
+    fn bytes(&self, p: *const u8, i: usize) -> Result<&[u8], StepError> {
+        let n = self.len(i);
+        if p.is_null() {
+            return if n == 0 {
+                Ok(&[])
+            } else {
+                Err(StepError::of(self.db, ffi::SQLITE_NOMEM))
+            };
         }
+        // SAFETY: SQLite keeps the value's n bytes at p until the next step or
+        // conversion of this column; the borrow of self keeps both from happening
+        Ok(unsafe { std::slice::from_raw_parts(p, n) })
     }
 }
 

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 use crate::github_api::{self, StandIn};
-use crate::support::{Repo, text};
+use crate::support::{Repo, git, text};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
 
@@ -66,22 +66,6 @@ fn queries_of(plan: &Value) -> Vec<String> {
         .iter()
         .map(|e| e["query"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
 /// A repository with git history: `commit` stages everything and returns the SHA.

@@ -478,3 +478,21 @@ impl PgLog {
             .collect()
     }
 }
+
+/// Runs `git` in `dir` with no user or system configuration and a fixed author, and
+/// returns its trimmed stdout; a failure fails the test with git's output.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Requester")
+        .env("GIT_AUTHOR_EMAIL", "requester@example.com")
+        .env("GIT_COMMITTER_NAME", "Requester")
+        .env("GIT_COMMITTER_EMAIL", "requester@example.com")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}

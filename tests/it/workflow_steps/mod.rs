@@ -20,7 +20,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::github_api::{self, StandIn};
-use crate::support::text;
+use crate::support::{git, text};
 use crate::workflow::{Ran, Runner, Step, run_steps};
 
 mod missed_runs;
@@ -339,22 +339,6 @@ fn every_run_step_is_exercised_by_a_test() {
 }
 
 // ------------------------------------------------------------------ helpers
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let o = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Requester")
-        .env("GIT_AUTHOR_EMAIL", "requester@example.com")
-        .env("GIT_COMMITTER_NAME", "Requester")
-        .env("GIT_COMMITTER_EMAIL", "requester@example.com")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "git {args:?}: {}", text(&o));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
 
 fn write(dir: &Path, rel: &str, content: &str) {
     let p = dir.join(rel);

@@ -30,10 +30,10 @@ fn schema_build_job_builds_and_packages_the_binary() {
     assert!(check.status.success(), "{}", text(&check));
 }
 
-/// Runs the pull job on a clone of `branch` of `origin`; returns its runner (the
-/// catalogue is in RUNNER_TEMP/schema-out, as the artifact).
-fn schema_pull(step: &Step, origin: &Path, branch: &str, db_url: &str) -> (Runner, Ran) {
-    let mut r = Runner::new();
+/// A runner whose workspace is a clone of `branch` of `origin`, as actions/checkout
+/// leaves it.
+fn runner_on_clone(origin: &Path, branch: &str) -> Runner {
+    let r = Runner::new();
     let w = r.workspace();
     std::fs::remove_dir(&w).unwrap();
     git(
@@ -47,6 +47,13 @@ fn schema_pull(step: &Step, origin: &Path, branch: &str, db_url: &str) -> (Runne
             w.to_str().unwrap(),
         ],
     );
+    r
+}
+
+/// Runs the pull job on a clone of `branch` of `origin`; returns its runner (the
+/// catalogue is in RUNNER_TEMP/schema-out, as the artifact).
+fn schema_pull(step: &Step, origin: &Path, branch: &str, db_url: &str) -> (Runner, Ran) {
+    let mut r = runner_on_clone(origin, branch);
     r.download_sqlcourier();
     r.expr("secrets.SQLCOURIER_DB_MAIN", db_url);
     let ran = r.run(step);
@@ -63,20 +70,7 @@ fn schema_propose(
     pulled: &Runner,
     helper: &Path,
 ) -> (Runner, Ran) {
-    let mut r = Runner::new();
-    let w = r.workspace();
-    std::fs::remove_dir(&w).unwrap();
-    git(
-        origin.parent().unwrap(),
-        &[
-            "clone",
-            "-q",
-            "--branch",
-            branch,
-            origin.to_str().unwrap(),
-            w.to_str().unwrap(),
-        ],
-    );
+    let mut r = runner_on_clone(origin, branch);
     let out = r.temp().join("schema-out");
     let copied = Command::new("cp")
         .arg("-R")
