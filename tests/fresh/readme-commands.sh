@@ -136,11 +136,13 @@ t 04-tests-run ./tests/run.sh
 tail -n 3 /tmp/04-tests-run.log
 EOS
 say "running README's commands as $user in $root (own PID, mount and network namespace)"
-ip netns exec "$ns" unshare --pid --mount --fork --propagation private bash -c "
+# nsenter, not `ip netns exec`: that one mounts a fresh /sys without the cgroup
+# hierarchies, and the boot test in tests/run.sh runs systemd-nspawn, which needs them
+nsenter --net="/run/netns/$ns" unshare --pid --mount --fork --propagation private bash -c "
+  # the root is a mount point, as / is on a machine (systemd-nspawn remounts / as a slave)
+  mount --bind '$root' '$root'
   mount -t proc proc '$root/proc'
   mount --rbind /dev '$root/dev'
-  # the host's /sys with its cgroup hierarchies, as a machine has them: the boot test in
-  # tests/run.sh runs systemd-nspawn, which needs the cgroup mounts
   mount --rbind /sys '$root/sys'
   mount -t tmpfs tmpfs '$root/run'
   chroot '$root' /usr/sbin/runuser -u '$user' -- env -i HOME='$home' USER='$user' LANG=C.UTF-8 TERM=dumb $(ca_env) bash /tmp/commands.sh
