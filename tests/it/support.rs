@@ -279,8 +279,8 @@ pub struct LoggedStatement {
 ///
 /// Entries are found by connection, not by time: `event_time` is written in each
 /// session's time zone (sqlcourier's sessions set the query's), but connection ids
-/// only grow, so the connections made after a [`MysqlLog::mark`] are exactly those with
-/// a larger id.
+/// only grow within one server life (the first reader empties the log), so the
+/// connections made after a [`MysqlLog::mark`] are exactly those with a larger id.
 pub struct MysqlLog {
     url: String,
     admin: sqlx::MySqlConnection,
@@ -300,6 +300,26 @@ impl MysqlLog {
             .await
             .unwrap();
         Self::lock(&mut admin).await;
+        // the first reader empties the log: connection ids start again at 1 when the
+        // server restarts, so entries of an earlier server life (an earlier test run)
+        // would pass for this run's (found by a fresh root's second ./tests/run.sh)
+        admin
+            .execute(
+                "DELETE FROM it_general_log_readers
+                  WHERE conn NOT IN (SELECT ID FROM information_schema.PROCESSLIST)",
+            )
+            .await
+            .unwrap();
+        let readers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM it_general_log_readers")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if readers == 0 {
+            admin
+                .execute("SET GLOBAL general_log = OFF; TRUNCATE TABLE mysql.general_log")
+                .await
+                .unwrap();
+        }
         admin
             .execute(
                 "INSERT IGNORE INTO it_general_log_readers VALUES (CONNECTION_ID());

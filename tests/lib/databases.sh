@@ -76,14 +76,15 @@ GRANT ALL ON $TEST_DB.* TO 'sqlcourier_admin'@'localhost';
 CREATE DATABASE IF NOT EXISTS ${TEST_DB}_shadow;
 GRANT ALL ON ${TEST_DB}_shadow.* TO 'sqlcourier_admin'@'127.0.0.1';
 GRANT PROCESS, CONNECTION ADMIN ON *.* TO 'sqlcourier_admin'@'127.0.0.1';
--- tests/it/guard.rs: the general log (what the server received) and hostile global modes
+-- tests/it/guard.rs: the general log (what the server received; DROP is TRUNCATE, which
+-- the first reader does) and hostile global modes
 GRANT SUPER ON *.* TO 'sqlcourier_admin'@'127.0.0.1';
-GRANT SELECT ON mysql.general_log TO 'sqlcourier_admin'@'127.0.0.1';
+GRANT SELECT, DROP ON mysql.general_log TO 'sqlcourier_admin'@'127.0.0.1';
 -- the same for @localhost: a server that resolves names (Debian's default, no
 -- skip-name-resolve) may match a TCP connection from 127.0.0.1 to the @localhost user
 GRANT ALL ON ${TEST_DB}_shadow.* TO 'sqlcourier_admin'@'localhost';
 GRANT PROCESS, CONNECTION ADMIN, SUPER ON *.* TO 'sqlcourier_admin'@'localhost';
-GRANT SELECT ON mysql.general_log TO 'sqlcourier_admin'@'localhost';
+GRANT SELECT, DROP ON mysql.general_log TO 'sqlcourier_admin'@'localhost';
 CREATE USER IF NOT EXISTS 'sqlcourier_ro'@'127.0.0.1' IDENTIFIED BY 'sqlcourier_ro';
 CREATE USER IF NOT EXISTS 'sqlcourier_ro'@'localhost' IDENTIFIED BY 'sqlcourier_ro';
 GRANT SELECT ON $TEST_DB.* TO 'sqlcourier_ro'@'127.0.0.1';
