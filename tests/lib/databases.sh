@@ -170,10 +170,24 @@ export SQLCOURIER_TEST_MYSQL_RO_URL="mysql://sqlcourier_ro:sqlcourier_ro@127.0.0
 export SQLCOURIER_TEST_PG_URL="postgres://sqlcourier_admin:sqlcourier_admin@127.0.0.1:$PG_PORT/$TEST_DB"
 export SQLCOURIER_TEST_PG_RO_URL="postgres://sqlcourier_ro:sqlcourier_ro@127.0.0.1:$PG_PORT/$TEST_DB"
 
+# The tests read the PostgreSQL server log (what the server received, tests/it/guard.rs
+# and shadowing.rs); Debian writes it postgres:adm 0640. A user who is not root gets
+# read access to that one file (an ACL), not to the adm group.
+pg_log_readable() {
+  local f
+  f="/var/log/postgresql/postgresql-$(pg_version)-main.log"
+  if [ "$(id -u)" -eq 0 ] || [ ! -e "$f" ] || [ -r "$f" ]; then
+    return 0
+  fi
+  command -v setfacl >/dev/null 2>&1 || apt_install acl
+  as_root setfacl -m "u:$(id -un):r" "$f"
+}
+
 databases_up() {
   log "databases"
   start_mariadb
   setup_mariadb
   start_postgres
   setup_postgres
+  pg_log_readable
 }
