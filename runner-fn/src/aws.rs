@@ -78,34 +78,37 @@ impl Aws {
         let region = env_nonempty("AWS_REGION")
             .or_else(|| env_nonempty("AWS_DEFAULT_REGION"))
             .context("AWS_REGION is not set")?;
-        let endpoint_override = match env_nonempty("SQLCOURIER_AWS_ENDPOINT_URL") {
-            Some(u) => Some(
-                u.parse::<http::Uri>()
-                    .with_context(|| format!("SQLCOURIER_AWS_ENDPOINT_URL is not a URL: {u}"))?,
-            ),
-            None => None,
-        };
-        Ok(Self {
-            client: new_client()?,
+        let endpoint = env_nonempty("SQLCOURIER_AWS_ENDPOINT_URL");
+        Self::with(
             creds,
             region,
-            endpoint_override,
-        })
+            endpoint.as_deref(),
+            "SQLCOURIER_AWS_ENDPOINT_URL",
+        )
     }
 
     /// Explicit settings (tests); `endpoint` sends every service to one URL.
     pub fn new(creds: Credentials, region: &str, endpoint: Option<&str>) -> Result<Self> {
-        let endpoint_override = match endpoint {
-            Some(u) => Some(
+        Self::with(creds, region.into(), endpoint, "the endpoint")
+    }
+
+    /// `endpoint` comes from `source` (named when it is not a URL).
+    fn with(
+        creds: Credentials,
+        region: String,
+        endpoint: Option<&str>,
+        source: &str,
+    ) -> Result<Self> {
+        let endpoint_override = endpoint
+            .map(|u| {
                 u.parse::<http::Uri>()
-                    .with_context(|| format!("not a URL: {u}"))?,
-            ),
-            None => None,
-        };
+                    .with_context(|| format!("{source} is not a URL: {u}"))
+            })
+            .transpose()?;
         Ok(Self {
             client: new_client()?,
             creds,
-            region: region.into(),
+            region,
             endpoint_override,
         })
     }

@@ -186,6 +186,25 @@ pub struct QueuedJob {
 const MAX_RUNS: usize = 200;
 
 impl GitHub {
+    /// One page of a list route of the repository: the array under `key` (empty when
+    /// the answer has none); an error says `what` was being listed.
+    async fn page(
+        &self,
+        route: String,
+        key: &str,
+        what: impl FnOnce() -> String,
+    ) -> Result<Vec<serde_json::Value>> {
+        let mut v: serde_json::Value = self
+            .repo_client
+            .get(route, None::<&()>)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {}", what(), describe(&e)))?;
+        Ok(match v[key].take() {
+            serde_json::Value::Array(items) => items,
+            _ => Vec::new(),
+        })
+    }
+
     /// The repository's queued jobs: those of queued and in-progress runs (a run in
     /// progress can hold queued jobs: `needs`, matrices), with their labels.
     pub async fn queued_jobs(&self) -> Result<Vec<QueuedJob>> {
@@ -196,14 +215,11 @@ impl GitHub {
                     "/repos/{}/{}/actions/runs?status={status}&per_page=100&page={page}",
                     self.owner, self.repo
                 );
-                let v: serde_json::Value =
-                    self.repo_client
-                        .get(route, None::<&()>)
-                        .await
-                        .map_err(|e| {
-                            anyhow::anyhow!("listing {status} workflow runs: {}", describe(&e))
-                        })?;
-                let items = v["workflow_runs"].as_array().cloned().unwrap_or_default();
+                let items = self
+                    .page(route, "workflow_runs", || {
+                        format!("listing {status} workflow runs")
+                    })
+                    .await?;
                 runs.extend(items.iter().filter_map(|r| r["id"].as_u64()));
                 if items.len() < 100 || runs.len() >= MAX_RUNS {
                     break;
@@ -217,14 +233,11 @@ impl GitHub {
                     "/repos/{}/{}/actions/runs/{run_id}/jobs?filter=latest&per_page=100&page={page}",
                     self.owner, self.repo
                 );
-                let v: serde_json::Value =
-                    self.repo_client
-                        .get(route, None::<&()>)
-                        .await
-                        .map_err(|e| {
-                            anyhow::anyhow!("listing the jobs of run {run_id}: {}", describe(&e))
-                        })?;
-                let jobs = v["jobs"].as_array().cloned().unwrap_or_default();
+                let jobs = self
+                    .page(route, "jobs", || {
+                        format!("listing the jobs of run {run_id}")
+                    })
+                    .await?;
                 out.extend(
                     jobs.iter()
                         .filter(|j| j["status"] == "queued")

@@ -358,26 +358,20 @@ impl Registrar {
             Ok(_) => Err(anyhow!("{id:?} is not an instance id")),
             Err(e) => Err(e),
         };
-        match outcome {
-            Ok(()) => {
-                self.aws
-                    .complete_lifecycle_action(&d.group, &d.hook, &d.token, id, "CONTINUE")
-                    .await
-                    .context("CompleteLifecycleAction CONTINUE")?;
-                info!(instance = id, result = "CONTINUE", "launch hook completed");
-                Ok(json!({"instance": id, "result": "CONTINUE"}))
-            }
+        let result = match outcome {
+            Ok(()) => "CONTINUE",
             Err(e) => {
                 error!(instance = id, error = %scrub(&format!("{e:#}"), None), "registration failed; abandoning the launch");
                 self.undo(id, minted).await;
-                self.aws
-                    .complete_lifecycle_action(&d.group, &d.hook, &d.token, id, "ABANDON")
-                    .await
-                    .context("CompleteLifecycleAction ABANDON")?;
-                info!(instance = id, result = "ABANDON", "launch hook completed");
-                Ok(json!({"instance": id, "result": "ABANDON"}))
+                "ABANDON"
             }
-        }
+        };
+        self.aws
+            .complete_lifecycle_action(&d.group, &d.hook, &d.token, id, result)
+            .await
+            .with_context(|| format!("CompleteLifecycleAction {result}"))?;
+        info!(instance = id, result, "launch hook completed");
+        Ok(json!({"instance": id, "result": result}))
     }
 
     /// Mint, store, tag. `minted` is set as soon as a runner exists on GitHub, so that a
